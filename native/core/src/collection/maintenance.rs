@@ -1,0 +1,287 @@
+//! Indexing, checkpoints and compaction (the writer's side of a collection).
+
+use super::manifest::{self, flags, Manifest, SlotInfo};
+use super::{Collection, State, Writer};
+use crate::cancel::Cancel;
+use crate::error::{Error, Result};
+use crate::store::fsutil;
+use crate::store::record::{Parts, Reader};
+use crate::store::{self, FrameKind, RecordLog};
+use crate::text::Bm25Index;
+use crate::vector::{HnswBuilder, VectorStore};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Records per log frame when compaction rewrites the log.
+const COMPACT_FRAME: usize = 1000;
+
+/// The in-memory graph is re-exported from the builder once this many vectors are
+/// pending (searched exactly meanwhile): at least 2048, else 1/16 of the graph.
+fn refresh_threshold(graph_len: u32) -> u32 {
+    2048.max(graph_len / 16)
+}
+
+impl Collection {
+    /// Loads the builder if needed: from the checkpoint's hnsw_rs dump, or empty.
+    fn ensure_builder(&self, w: &mut Writer) -> Result<()> {
+        if w.builder.is_some() {
+            return Ok(());
+        }
+        let Some(vs) = self.state.read().vectors.clone() else { return Ok(()) };
+        let cfg = self.config();
+        let loaded = match &w.manifest.hnsw {
+            Some(base) if w.watermark > 0 => {
+                match HnswBuilder::load(&self.dir, base, cfg.hnsw, vs.clone(), cfg.metric, w.manifest.hnsw_watermark) {
+                    Ok(b) => Some(b),
+                    // a damaged dump is derived data: rebuild from the vectors
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        let b = match loaded {
+            Some(b) => b,
+            None => {
+                let n = self.state.read().slots.len();
+                w.watermark = 0;
+                HnswBuilder::new(cfg.hnsw, vs, cfg.metric, n)
+            }
+        };
+        w.builder = Some(b);
+        Ok(())
+    }
+
+    /// Inserts the vectors of slots at or above the watermark into the builder, and
+    /// swaps in a freshly exported frozen graph once enough are pending.
+    pub(crate) fn index_pending(&self, w: &mut Writer) -> Result<()> {
+        let pending_in = |from: u32| -> (Vec<u32>, u32) {
+            let st = self.state.read();
+            let n = st.slots.len() as u32;
+            let v = (from.min(n)..n).filter(|&s| st.slots[s as usize].alive() && st.slots[s as usize].has_vector()).collect();
+            (v, n)
+        };
+        let wm = w.builder.as_ref().map_or(w.watermark, |b| b.watermark());
+        let (pending, n) = pending_in(wm);
+        if pending.is_empty() && w.builder.is_none() {
+            w.watermark = n; // nothing to index: the checkpoint's graph stays valid
+            return Ok(());
+        }
+        self.ensure_builder(w)?;
+        let Some(b) = w.builder.as_mut() else {
+            w.watermark = n;
+            return Ok(());
+        };
+        // a rebuild restarts from slot 0
+        let todo = if b.watermark() == wm { pending } else { pending_in(b.watermark()).0 };
+        if let Err(e) = b.insert(&todo, n) {
+            w.builder = None;
+            w.watermark = 0;
+            return Err(e);
+        }
+        w.watermark = n;
+        let graph_len = self.state.read().graph.len();
+        if n > graph_len && n - graph_len >= refresh_threshold(graph_len) {
+            let g = Arc::new(b.export());
+            self.state.write().graph = g;
+            w.graph_saved = false;
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint (caller holds the writer lock).
+    pub(crate) fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
+        if !w.dirty {
+            return Ok(());
+        }
+        self.index_pending(w)?;
+        let gen = w.manifest.gen + 1;
+        let mut m = w.manifest.clone();
+        m.gen = gen;
+        if let Some(b) = &w.builder {
+            let graph_len = self.state.read().graph.len();
+            if b.watermark() != graph_len {
+                let g = Arc::new(b.export());
+                self.state.write().graph = g;
+                w.graph_saved = false;
+            }
+            if !w.graph_saved {
+                let gname = format!("graph-{gen}.bin");
+                self.state.read().graph.save(&self.dir.join(&gname))?;
+                m.graph = Some(gname);
+                if b.is_empty() {
+                    m.hnsw = None;
+                } else {
+                    let hname = format!("hnsw-{gen}");
+                    b.dump(&self.dir, &hname)?;
+                    m.hnsw = Some(hname);
+                }
+                w.graph_saved = true;
+            }
+        }
+        m.hnsw_watermark = w.watermark;
+        {
+            let st = self.state.read();
+            if let Some(vs) = &st.vectors {
+                vs.flush()?;
+                m.vectors = vs.path().file_name().map(|f| f.to_string_lossy().into_owned());
+            }
+            let sname = format!("slots-{gen}.bin");
+            manifest::save_slots(&self.dir.join(&sname), &st.slots, &st.meta)?;
+            m.slots = Some(sname);
+            m.n_slots = st.slots.len() as u64;
+            let bname = format!("bm25-{gen}.bin");
+            st.bm25.save(&self.dir.join(&bname))?;
+            m.bm25 = Some(bname);
+        }
+        m.log_offset = w.log.end();
+        m.next_seq = w.next_seq;
+        fsutil::sync_dir(&self.dir)?;
+        m.store(&self.dir)?;
+        w.manifest = m;
+        w.dirty = false;
+        remove_stale_files(&self.dir, &w.manifest);
+        Ok(())
+    }
+
+    /// Rewrites the collection without dead slots: a new log, vector file, BM25 index
+    /// and a graph rebuilt from scratch. Searches keep running on the old state until
+    /// the new one is swapped in; writes wait.
+    pub fn compact(&self, cancel: &Cancel) -> Result<()> {
+        self.check_open()?;
+        if self.is_read_only() {
+            return Err(Error::new(crate::ErrorCode::ReadOnly, "cannot compact a read-only collection"));
+        }
+        let mut wg = self.writer.lock();
+        let Some(w) = wg.as_mut() else { return Err(Error::new(crate::ErrorCode::Closed, "collection is closed")) };
+        let cfg = self.config();
+        let gen = w.manifest.gen + 1;
+        let dir = self.dir.clone();
+        let log_name = format!("records-{gen}.log");
+        let mut log = RecordLog::open(&dir.join(&log_name), true)?;
+        // start from an empty file even if a crashed compaction left one behind
+        if log.end() > 0 {
+            drop(log);
+            std::fs::remove_file(dir.join(&log_name)).map_err(|e| Error::io(e, "removing stale log"))?;
+            log = RecordLog::open(&dir.join(&log_name), true)?;
+        }
+        let vname = format!("vectors-{gen}.f32");
+        let _ = std::fs::remove_file(dir.join(&vname));
+        let vectors = match cfg.dimension {
+            Some(d) => Some(Arc::new(VectorStore::open(&dir.join(&vname), d, true)?)),
+            None => None,
+        };
+        let mut bm25 = Bm25Index::new(cfg.bm25);
+        let mut slots: Vec<SlotInfo> = Vec::new();
+        let mut meta = Vec::new();
+        let mut ids = HashMap::new();
+        let mut seq = w.next_seq;
+        {
+            let st = self.state.read();
+            let old_log = st.log.clone().ok_or_else(|| Error::internal("record log is not open"))?;
+            let live: Vec<u32> = (0..st.slots.len() as u32).filter(|&s| st.slots[s as usize].alive()).collect();
+            for chunk in live.chunks(COMPACT_FRAME) {
+                cancel.check()?;
+                let mut payload = Vec::new();
+                payload.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+                let mut spans = Vec::with_capacity(chunk.len());
+                for &s in chunk {
+                    let info = &st.slots[s as usize];
+                    let bytes = old_log.read_at(info.offset, info.len)?;
+                    spans.push((payload.len() as u64, bytes.len() as u32));
+                    payload.extend_from_slice(&bytes);
+                }
+                let base = log.append(FrameKind::Upsert, seq, &payload, false)?;
+                seq += 1;
+                for (&s, (off, len)) in chunk.iter().zip(spans) {
+                    let info = &st.slots[s as usize];
+                    let slot = slots.len() as u32;
+                    if info.has_vector() {
+                        if let (Some(nv), Some(ov)) = (&vectors, &st.vectors) {
+                            nv.set(slot, ov.get(s))?;
+                        }
+                    }
+                    if info.has_text() {
+                        let rec = &payload[off as usize..off as usize + len as usize];
+                        let r = store::record::decode(&mut Reader::new(rec), Parts { text: true, ..Default::default() })?;
+                        if let Some(t) = r.text {
+                            bm25.add(slot, &self.analyzer().analyze(&t));
+                        }
+                    }
+                    ids.insert(info.id.clone(), slot);
+                    slots.push(SlotInfo { id: info.id.clone(), offset: base + off, len, flags: info.flags | flags::ALIVE });
+                    meta.push(st.meta[s as usize].clone());
+                }
+            }
+        }
+        log.sync()?;
+        let n = slots.len() as u32;
+        let mut builder = None;
+        if let Some(vs) = &vectors {
+            let mut b = HnswBuilder::new(cfg.hnsw, vs.clone(), cfg.metric, n as usize);
+            let with_vec: Vec<u32> = (0..n).filter(|&s| slots[s as usize].has_vector()).collect();
+            for chunk in with_vec.chunks(10_000) {
+                cancel.check()?;
+                b.insert(chunk, chunk.last().map_or(0, |&s| s + 1))?;
+            }
+            b.insert(&[], n)?;
+            builder = Some(b);
+        }
+        let graph = Arc::new(builder.as_ref().map(|b| b.export()).unwrap_or_else(crate::vector::FrozenGraph::empty));
+        // write the new checkpoint
+        let mut m = Manifest { format_version: manifest::FORMAT_VERSION, gen, log: log_name.clone(), ..Default::default() };
+        if let Some(vs) = &vectors {
+            vs.flush()?;
+            m.vectors = Some(vname);
+        }
+        let gname = format!("graph-{gen}.bin");
+        graph.save(&dir.join(&gname))?;
+        m.graph = Some(gname);
+        if let Some(b) = builder.as_ref().filter(|b| !b.is_empty()) {
+            let hname = format!("hnsw-{gen}");
+            b.dump(&dir, &hname)?;
+            m.hnsw = Some(hname);
+        }
+        m.hnsw_watermark = n;
+        let sname = format!("slots-{gen}.bin");
+        manifest::save_slots(&dir.join(&sname), &slots, &meta)?;
+        m.slots = Some(sname);
+        m.n_slots = n as u64;
+        let bname = format!("bm25-{gen}.bin");
+        bm25.save(&dir.join(&bname))?;
+        m.bm25 = Some(bname);
+        m.log_offset = log.end();
+        m.next_seq = seq;
+        cancel.check()?;
+        fsutil::sync_dir(&dir)?;
+        m.store(&dir)?;
+        // swap
+        let reader = Arc::new(RecordLog::open(&dir.join(&log_name), false)?);
+        {
+            let mut st = self.state.write();
+            *st = State { live: slots.len(), slots, meta, ids, bm25, graph, vectors, log: Some(reader) };
+        }
+        w.log = log;
+        w.manifest = m;
+        w.next_seq = seq;
+        w.builder = builder;
+        w.watermark = n;
+        w.graph_saved = true;
+        w.dirty = false;
+        remove_stale_files(&dir, &w.manifest);
+        Ok(())
+    }
+}
+
+/// Deletes files of earlier generations (and temp files) that `m` does not reference.
+pub(crate) fn remove_stale_files(dir: &Path, m: &Manifest) {
+    let keep: std::collections::HashSet<String> = m.files().into_iter().collect();
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = ["records-", "vectors-", "slots-", "bm25-", "graph-", "hnsw-"].iter().any(|p| name.starts_with(p)) || name.ends_with(".tmp");
+        if ours && !keep.contains(&name) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}

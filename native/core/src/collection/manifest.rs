@@ -1,0 +1,189 @@
+//! The checkpoint: `manifest.json` names the files that hold the collection's state
+//! as of a byte offset of the record log; everything after that offset is replayed
+//! on open. The slot table file (`slots-<gen>.bin`) stores, per slot, the record id,
+//! where the record sits in the log, its flags and its metadata.
+
+use crate::error::{Error, Result};
+use crate::store::fsutil;
+use crate::store::record::Reader;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// Contents of `manifest.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// Format version of the collection directory.
+    pub format_version: u32,
+    /// Checkpoint generation (grows by one per checkpoint).
+    pub gen: u64,
+    /// Record log file name.
+    pub log: String,
+    /// Bytes of the log covered by this checkpoint.
+    pub log_offset: u64,
+    /// Next frame sequence number.
+    pub next_seq: u64,
+    /// Vector file name (absent until the dimension is known).
+    pub vectors: Option<String>,
+    /// Number of slots in the slot table.
+    pub n_slots: u64,
+    /// Slot table file name.
+    pub slots: Option<String>,
+    /// BM25 index file name.
+    pub bm25: Option<String>,
+    /// Frozen graph file name.
+    pub graph: Option<String>,
+    /// hnsw_rs dump base name (for resuming construction).
+    pub hnsw: Option<String>,
+    /// Slots below this were inserted into the hnsw_rs dump.
+    pub hnsw_watermark: u32,
+}
+
+/// Current directory format version.
+pub const FORMAT_VERSION: u32 = 1;
+/// File name of the manifest.
+pub const MANIFEST: &str = "manifest.json";
+
+impl Manifest {
+    /// The manifest of an empty collection.
+    pub fn initial() -> Manifest {
+        Manifest { format_version: FORMAT_VERSION, log: "records-0.log".into(), ..Default::default() }
+    }
+
+    /// Reads `dir/manifest.json`; `Ok(None)` when there is none yet.
+    pub fn load(dir: &Path) -> Result<Option<Manifest>> {
+        let p = dir.join(MANIFEST);
+        if !p.exists() {
+            return Ok(None);
+        }
+        let bytes = fsutil::read(&p)?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&p, format!("unreadable manifest: {e}")))?;
+        if m.format_version != FORMAT_VERSION {
+            return Err(Error::corrupt(&p, format!("unsupported format version {}", m.format_version)));
+        }
+        Ok(Some(m))
+    }
+
+    /// Atomically replaces `dir/manifest.json`.
+    pub fn store(&self, dir: &Path) -> Result<()> {
+        fsutil::replace_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(self).unwrap())
+    }
+
+    /// Every file name this manifest references.
+    pub fn files(&self) -> Vec<String> {
+        let mut v = vec![self.log.clone()];
+        for f in [&self.vectors, &self.slots, &self.bm25, &self.graph].into_iter().flatten() {
+            v.push(f.clone());
+        }
+        if let Some(h) = &self.hnsw {
+            v.push(format!("{h}.hnsw.graph"));
+            v.push(format!("{h}.hnsw.data"));
+        }
+        v
+    }
+}
+
+/// Flags of a slot.
+pub mod flags {
+    /// The slot holds the current version of its id.
+    pub const ALIVE: u8 = 1;
+    /// The record has a vector.
+    pub const VECTOR: u8 = 2;
+    /// The record has text.
+    pub const TEXT: u8 = 4;
+}
+
+/// In-memory entry of the slot table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotInfo {
+    /// Record id.
+    pub id: Box<str>,
+    /// File offset of the encoded record in the log.
+    pub offset: u64,
+    /// Length of the encoded record.
+    pub len: u32,
+    /// [`flags`] bits.
+    pub flags: u8,
+}
+
+impl SlotInfo {
+    /// True when the slot is the live version of its id.
+    #[inline]
+    pub fn alive(&self) -> bool {
+        self.flags & flags::ALIVE != 0
+    }
+    /// True when the record has a vector.
+    #[inline]
+    pub fn has_vector(&self) -> bool {
+        self.flags & flags::VECTOR != 0
+    }
+    /// True when the record has text.
+    #[inline]
+    pub fn has_text(&self) -> bool {
+        self.flags & flags::TEXT != 0
+    }
+}
+
+const SLOTS_MAGIC: &[u8; 8] = b"HKSLOTS1";
+
+/// Writes the slot table with metadata (fsynced), ending with a CRC32.
+pub fn save_slots(path: &Path, slots: &[SlotInfo], meta: &[Option<Value>]) -> Result<()> {
+    let mut out = Vec::with_capacity(slots.len() * 48 + 16);
+    out.extend_from_slice(SLOTS_MAGIC);
+    out.extend_from_slice(&(slots.len() as u64).to_le_bytes());
+    for (s, m) in slots.iter().zip(meta) {
+        out.push(s.flags);
+        out.extend_from_slice(&(s.id.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.id.as_bytes());
+        out.extend_from_slice(&s.offset.to_le_bytes());
+        out.extend_from_slice(&s.len.to_le_bytes());
+        match m {
+            Some(v) if s.alive() => {
+                let j = serde_json::to_vec(v).unwrap();
+                out.extend_from_slice(&(j.len() as u32 + 1).to_le_bytes());
+                out.extend_from_slice(&j);
+            }
+            _ => out.extend_from_slice(&0u32.to_le_bytes()),
+        }
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    fsutil::write_synced(path, &out)
+}
+
+/// Reads a slot table written by [`save_slots`].
+pub fn load_slots(path: &Path) -> Result<(Vec<SlotInfo>, Vec<Option<Value>>)> {
+    let bytes = fsutil::read(path)?;
+    if bytes.len() < 20 || &bytes[..8] != SLOTS_MAGIC {
+        return Err(Error::corrupt(path, "not a slot table (bad magic or truncated)"));
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+        return Err(Error::corrupt(path, "slot table checksum mismatch"));
+    }
+    let bad = |e: Error| Error::corrupt(path, e.message().to_string());
+    let mut rd = Reader::new(&body[8..]);
+    let n = rd.u64().map_err(bad)? as usize;
+    if n > body.len() {
+        return Err(Error::corrupt(path, "slot count is larger than the file"));
+    }
+    let mut slots = Vec::with_capacity(n);
+    let mut meta = Vec::with_capacity(n);
+    for _ in 0..n {
+        let flags = rd.u8().map_err(bad)?;
+        let id = rd.str().map_err(bad)?.into();
+        let offset = rd.u64().map_err(bad)?;
+        let len = rd.u32().map_err(bad)?;
+        let mlen = rd.u32().map_err(bad)?;
+        let m = if mlen == 0 {
+            None
+        } else {
+            let raw = rd.raw(mlen as usize - 1).map_err(bad)?;
+            Some(serde_json::from_slice(raw).map_err(|e| Error::corrupt(path, format!("bad metadata JSON: {e}")))?)
+        };
+        slots.push(SlotInfo { id, offset, len, flags });
+        meta.push(m);
+    }
+    Ok((slots, meta))
+}

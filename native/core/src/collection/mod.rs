@@ -1,0 +1,709 @@
+//! A collection: records on disk with a vector index, a BM25 index and metadata.
+//!
+//! Layout of a collection directory:
+//! ```text
+//! collection.json        name and configuration
+//! manifest.json          the last checkpoint (see [`manifest`])
+//! records-<g>.log        the record log, source of truth (see [`crate::store::log`])
+//! vectors-<g>.f32        memory-mapped vectors in index form (normalised for cosine)
+//! slots-<g>.bin          slot table + metadata as of the checkpoint
+//! bm25-<g>.bin           BM25 index as of the checkpoint
+//! graph-<g>.bin          frozen HNSW graph (memory-mapped for search)
+//! hnsw-<g>.hnsw.*        hnsw_rs's dump, to resume construction after a reopen
+//! ```
+//! Every write is appended to the log and fsynced before it is acknowledged, then
+//! applied in memory. A checkpoint (on [`Collection::flush`], on close and when the
+//! log grows) writes the derived files and a new manifest; opening loads them and
+//! replays the log after the checkpoint. Each record version gets a new *slot*; an
+//! upsert or delete marks the old slot dead (a tombstone filtered at query time) and
+//! [`Collection::compact`] rewrites everything without the dead slots.
+
+pub mod config;
+pub mod manifest;
+mod maintenance;
+mod search;
+
+pub use config::{CollectionConfig, Quantization};
+pub use search::{Hit, Mode, SearchQuery, Select};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::filter::Filter;
+use crate::store::fsutil;
+use crate::store::record::{self, Parts, Reader, Record};
+use crate::store::{FrameKind, RecordLog};
+use crate::text::{Analyzer, Bm25Index};
+use crate::vector::{distance, FrozenGraph, HnswBuilder, VectorStore};
+use manifest::{flags, Manifest, SlotInfo};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// File holding a collection's name and configuration.
+pub const COLLECTION_FILE: &str = "collection.json";
+/// Largest id, in bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+/// Log bytes after which a write triggers a checkpoint.
+const AUTO_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CollectionFile {
+    format_version: u32,
+    name: String,
+    config: CollectionConfig,
+}
+
+/// Everything searches read, behind one read-write lock.
+pub(crate) struct State {
+    pub(crate) slots: Vec<SlotInfo>,
+    pub(crate) meta: Vec<Option<Value>>,
+    pub(crate) ids: HashMap<Box<str>, u32>,
+    pub(crate) live: usize,
+    pub(crate) bm25: Bm25Index,
+    pub(crate) graph: Arc<FrozenGraph>,
+    pub(crate) vectors: Option<Arc<VectorStore>>,
+    /// Read handle on the record log (`None` for a read-only collection never written).
+    pub(crate) log: Option<Arc<RecordLog>>,
+}
+
+impl State {
+    /// Reads a stored record.
+    pub(crate) fn read_record(&self, slot: u32, parts: Parts) -> Result<Record> {
+        let s = &self.slots[slot as usize];
+        let log = self.log.as_ref().ok_or_else(|| Error::internal("record log is not open"))?;
+        let bytes = log.read_at(s.offset, s.len)?;
+        record::decode(&mut Reader::new(&bytes), parts).map_err(|e| Error::corrupt(log.path(), e.message().to_string()))
+    }
+
+    /// True when `slot` is alive and, if given, satisfies `filter`.
+    #[inline]
+    pub(crate) fn visible(&self, slot: u32, filter: Option<&Filter>) -> bool {
+        let s = &self.slots[slot as usize];
+        s.alive() && filter.is_none_or(|f| f.matches(self.meta[slot as usize].as_ref()))
+    }
+}
+
+/// The writer's private state (absent for read-only handles).
+pub(crate) struct Writer {
+    pub(crate) log: RecordLog,
+    pub(crate) manifest: Manifest,
+    pub(crate) next_seq: u64,
+    pub(crate) builder: Option<HnswBuilder>,
+    /// Slots below this are in the builder (or in the manifest's hnsw dump when no builder is loaded).
+    pub(crate) watermark: u32,
+    /// The in-memory graph equals the manifest's graph file.
+    pub(crate) graph_saved: bool,
+    /// Something changed since the last checkpoint.
+    pub(crate) dirty: bool,
+}
+
+/// Counts and sizes reported by [`Collection::stats`].
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Collection name.
+    pub name: String,
+    /// Live records.
+    pub count: usize,
+    /// Dead slots awaiting compaction.
+    pub deleted: usize,
+    /// Vector dimension, once known.
+    pub dimension: Option<usize>,
+    /// Distance metric.
+    pub metric: &'static str,
+    /// Nodes searchable through the HNSW graph.
+    pub indexed_vectors: u32,
+    /// Vectors not yet in the graph (searched exactly until the next graph refresh).
+    pub pending_vectors: usize,
+    /// Documents in the BM25 index.
+    pub text_docs: u64,
+    /// Distinct terms in the BM25 index.
+    pub terms: usize,
+    /// Bytes on disk.
+    pub disk_bytes: u64,
+    /// Checkpoint generation.
+    pub generation: u64,
+    /// SIMD kernels in use.
+    pub simd: &'static str,
+    /// Opened read-only.
+    pub read_only: bool,
+    /// The configuration.
+    pub config: CollectionConfig,
+}
+
+/// An open collection. All methods are blocking and thread-safe; searches run
+/// concurrently with each other and with writes.
+pub struct Collection {
+    name: String,
+    dir: PathBuf,
+    read_only: bool,
+    config: RwLock<CollectionConfig>,
+    analyzer: Arc<Analyzer>,
+    pub(crate) state: RwLock<State>,
+    pub(crate) writer: Mutex<Option<Writer>>,
+    closed: AtomicBool,
+}
+
+/// Checks a collection name: 1-64 characters of `[A-Za-z0-9_.-]`, not starting with
+/// a dot. Rejects path separators, `..`, NUL and anything else that could leave the
+/// database directory.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid collection name {:?}: use 1-64 letters, digits, '_', '-' or '.', not starting with '.'",
+            name.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// A record validated and prepared for writing: index-form vector and text tokens.
+struct Prepared {
+    vector: Option<Vec<f32>>,
+    tokens: Option<Vec<String>>,
+}
+
+impl Collection {
+    /// Creates a new collection directory `dir` (which must not exist yet).
+    pub fn create(dir: &Path, name: &str, config: CollectionConfig) -> Result<Collection> {
+        validate_name(name)?;
+        config.validate()?;
+        if dir.join(COLLECTION_FILE).exists() {
+            return Err(Error::new(ErrorCode::Exists, format!("collection '{name}' already exists")));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(e, format!("creating {}", dir.display())))?;
+        let file = CollectionFile { format_version: manifest::FORMAT_VERSION, name: name.to_string(), config };
+        fsutil::replace_atomic(&dir.join(COLLECTION_FILE), &serde_json::to_vec_pretty(&file).unwrap())?;
+        if let Some(parent) = dir.parent() {
+            fsutil::sync_dir(parent)?;
+        }
+        Self::open(dir, false)
+    }
+
+    /// Opens an existing collection directory.
+    pub fn open(dir: &Path, read_only: bool) -> Result<Collection> {
+        let cfile = dir.join(COLLECTION_FILE);
+        if !cfile.exists() {
+            return Err(Error::new(ErrorCode::NotFound, format!("no collection at {}", dir.display())));
+        }
+        let cf: CollectionFile =
+            serde_json::from_slice(&fsutil::read(&cfile)?).map_err(|e| Error::corrupt(&cfile, format!("unreadable: {e}")))?;
+        let config = cf.config;
+        let analyzer = Arc::new(Analyzer::new(&config.analyzer)?);
+        let man = Manifest::load(dir)?;
+        let fresh = man.is_none();
+        let man = man.unwrap_or_else(Manifest::initial);
+
+        let (slots, meta) = match &man.slots {
+            Some(f) => manifest::load_slots(&dir.join(f))?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let bm25 = match &man.bm25 {
+            Some(f) => Bm25Index::load(&dir.join(f))?,
+            None => Bm25Index::new(config.bm25),
+        };
+        let graph = match &man.graph {
+            Some(f) => FrozenGraph::open(&dir.join(f))?,
+            None => FrozenGraph::empty(),
+        };
+        let vectors = match config.dimension {
+            Some(d) => Self::open_vectors(dir, man.vectors.as_deref(), d, read_only)?,
+            None => None,
+        };
+        if slots.len() as u64 != man.n_slots {
+            return Err(Error::corrupt(&dir.join(manifest::MANIFEST), "slot count differs from the slot table"));
+        }
+        let cap = vectors.as_ref().map_or(0, |v| v.capacity());
+        if let Some(last) = slots.iter().rposition(|s| s.has_vector()) {
+            if last >= cap {
+                let f = vectors.as_ref().map_or_else(|| dir.join("vectors"), |v| v.path().to_path_buf());
+                return Err(Error::corrupt(&f, "vector file is shorter than the slot table says"));
+            }
+        }
+        let mut ids = HashMap::with_capacity(slots.len());
+        let mut live = 0;
+        for (i, s) in slots.iter().enumerate() {
+            if s.alive() {
+                ids.insert(s.id.clone(), i as u32);
+                live += 1;
+            }
+        }
+        let log_path = dir.join(&man.log);
+        let mut wlog = if read_only {
+            if !log_path.exists() && fresh {
+                None
+            } else {
+                Some(RecordLog::open(&log_path, false)?)
+            }
+        } else {
+            Some(RecordLog::open(&log_path, true)?)
+        };
+        let reader_log = match &wlog {
+            Some(_) => Some(Arc::new(RecordLog::open(&log_path, false)?)),
+            None => None,
+        };
+        let col = Collection {
+            name: cf.name,
+            dir: dir.to_path_buf(),
+            read_only,
+            config: RwLock::new(config.clone()),
+            analyzer,
+            state: RwLock::new(State {
+                slots,
+                meta,
+                ids,
+                live,
+                bm25,
+                graph: Arc::new(graph),
+                vectors,
+                log: reader_log,
+            }),
+            writer: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        };
+        // replay the log after the checkpoint
+        let mut next_seq = man.next_seq;
+        if let Some(log) = wlog.as_mut() {
+            log.scan(man.log_offset, !read_only, |frame| {
+                next_seq = next_seq.max(frame.seq + 1);
+                col.apply_frame(frame.kind, frame.payload_offset, &frame.payload)
+            })?;
+        }
+        if !read_only {
+            let log = wlog.unwrap();
+            let replayed = log.end() > man.log_offset;
+            *col.writer.lock() = Some(Writer {
+                log,
+                watermark: man.hnsw_watermark,
+                graph_saved: true,
+                dirty: replayed || fresh,
+                next_seq,
+                manifest: man,
+                builder: None,
+            });
+            let w = col.writer.lock();
+            maintenance::remove_stale_files(dir, &w.as_ref().unwrap().manifest);
+        }
+        Ok(col)
+    }
+
+    /// Opens the vector file `name` (default `vectors-0.f32`); `None` when read-only and absent.
+    fn open_vectors(dir: &Path, name: Option<&str>, dim: usize, read_only: bool) -> Result<Option<Arc<VectorStore>>> {
+        let p = dir.join(name.unwrap_or("vectors-0.f32"));
+        if read_only && !p.exists() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(VectorStore::open(&p, dim, !read_only)?)))
+    }
+
+    /// The collection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The collection's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A copy of the configuration.
+    pub fn config(&self) -> CollectionConfig {
+        self.config.read().clone()
+    }
+
+    /// The analyzer used for text.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// True when opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorCode::Closed, format!("collection '{}' is closed", self.name)));
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(Error::new(ErrorCode::ReadOnly, format!("collection '{}' was opened read-only", self.name)));
+        }
+        Ok(())
+    }
+
+    /// Validates a vector (finite values, dimension) and turns it into index form.
+    pub(crate) fn prepare_vector(&self, v: &[f32], dim: usize) -> Result<Vec<f32>> {
+        if v.len() != dim {
+            return Err(Error::new(
+                ErrorCode::DimensionMismatch,
+                format!("vector has {} dimensions, the collection has {dim}", v.len()),
+            ));
+        }
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(Error::invalid(format!("vector value at index {i} is not a finite number")));
+        }
+        let mut out = v.to_vec();
+        if self.config.read().metric == distance::Metric::Cosine && !distance::normalize(&mut out) {
+            return Err(Error::invalid("a zero vector has no direction; it cannot be used with the cosine metric"));
+        }
+        Ok(out)
+    }
+
+    /// Checks and prepares a batch; nothing is written if any record is bad.
+    fn prepare(&self, records: &mut [Record]) -> Result<(Vec<Prepared>, Option<usize>)> {
+        let mut dim = self.config.read().dimension;
+        let mut out = Vec::with_capacity(records.len());
+        for (row, r) in records.iter_mut().enumerate() {
+            let at = |e: Error, field: &str| e.with_row(row as u64).with_field(field).with_source(self.name.clone());
+            if r.id.is_empty() {
+                return Err(at(Error::invalid("record id must be a non-empty string"), "id"));
+            }
+            if r.id.len() > MAX_ID_BYTES {
+                return Err(at(Error::invalid(format!("record id is longer than {MAX_ID_BYTES} bytes")), "id"));
+            }
+            match &r.metadata {
+                Some(Value::Null) => r.metadata = None,
+                Some(Value::Object(_)) | None => {}
+                Some(_) => return Err(at(Error::invalid("metadata must be a JSON object"), "metadata")),
+            }
+            let vector = match &r.vector {
+                Some(v) => {
+                    let d = *dim.get_or_insert(v.len());
+                    if d == 0 || d > config::MAX_DIMENSION {
+                        return Err(at(Error::invalid(format!("vector dimension must be between 1 and {}", config::MAX_DIMENSION)), "vector"));
+                    }
+                    Some(self.prepare_vector(v, d).map_err(|e| at(e, "vector"))?)
+                }
+                None => None,
+            };
+            let tokens = r.text.as_deref().map(|t| self.analyzer.analyze(t));
+            out.push(Prepared { vector, tokens });
+        }
+        Ok((out, dim))
+    }
+
+    /// Inserts or replaces records (by id). The batch is atomic: it is validated as a
+    /// whole, written to the log in one frame and fsynced before this returns.
+    /// Returns the number of records written.
+    pub fn upsert(&self, mut records: Vec<Record>) -> Result<usize> {
+        self.check_writable()?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let (prepared, dim) = self.prepare(&mut records)?;
+        let mut wg = self.writer.lock();
+        let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;
+        self.check_open()?;
+        if dim.is_some() && self.config.read().dimension.is_none() {
+            self.set_dimension(dim.unwrap())?;
+        }
+        // encode one frame
+        let mut payload = Vec::with_capacity(64 + records.len() * 64);
+        payload.extend_from_slice(&(records.len() as u32).to_le_bytes());
+        let mut spans = Vec::with_capacity(records.len());
+        for r in &records {
+            let start = payload.len();
+            record::encode(r, &mut payload);
+            spans.push((start as u64, (payload.len() - start) as u32));
+        }
+        let seq = w.next_seq;
+        let base = w.log.append(FrameKind::Upsert, seq, &payload, true)?;
+        w.next_seq += 1;
+        w.dirty = true;
+        let n = records.len();
+        let items = records
+            .into_iter()
+            .zip(prepared)
+            .zip(spans)
+            .map(|((r, p), (off, len))| (r, p, base + off, len))
+            .collect();
+        self.apply_upsert(items)?;
+        self.after_write(w)?;
+        Ok(n)
+    }
+
+    /// Deletes records by id; returns how many existed.
+    pub fn delete(&self, ids: &[String]) -> Result<usize> {
+        self.check_writable()?;
+        let mut wg = self.writer.lock();
+        let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;
+        self.delete_locked(w, ids)
+    }
+
+    /// Deletes every record matching `filter`; returns how many.
+    pub fn delete_where(&self, filter: &Filter) -> Result<usize> {
+        self.check_writable()?;
+        let mut wg = self.writer.lock();
+        let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;
+        let ids: Vec<String> = {
+            let st = self.state.read();
+            (0..st.slots.len() as u32).filter(|&s| st.visible(s, Some(filter))).map(|s| st.slots[s as usize].id.to_string()).collect()
+        };
+        self.delete_locked(w, &ids)
+    }
+
+    fn delete_locked(&self, w: &mut Writer, ids: &[String]) -> Result<usize> {
+        let present: Vec<&String> = {
+            let st = self.state.read();
+            let mut seen = std::collections::HashSet::new();
+            ids.iter().filter(|id| st.ids.contains_key(id.as_str()) && seen.insert(id.as_str())).collect()
+        };
+        if present.is_empty() {
+            return Ok(0);
+        }
+        let mut payload = Vec::with_capacity(8 + present.len() * 16);
+        payload.extend_from_slice(&(present.len() as u32).to_le_bytes());
+        for id in &present {
+            payload.extend_from_slice(&(id.len() as u32).to_le_bytes());
+            payload.extend_from_slice(id.as_bytes());
+        }
+        let seq = w.next_seq;
+        w.log.append(FrameKind::Delete, seq, &payload, true)?;
+        w.next_seq += 1;
+        w.dirty = true;
+        {
+            let mut st = self.state.write();
+            for id in &present {
+                if let Some(&slot) = st.ids.get(id.as_str()) {
+                    self.kill(&mut st, slot)?;
+                }
+            }
+        }
+        self.after_write(w)?;
+        Ok(present.len())
+    }
+
+    /// Learns the dimension from the first vector: persists it and opens the vector file.
+    fn set_dimension(&self, dim: usize) -> Result<()> {
+        let mut cfg = self.config.write();
+        if cfg.dimension.is_some() {
+            return Ok(());
+        }
+        cfg.dimension = Some(dim);
+        if !self.read_only {
+            let file = CollectionFile { format_version: manifest::FORMAT_VERSION, name: self.name.clone(), config: cfg.clone() };
+            fsutil::replace_atomic(&self.dir.join(COLLECTION_FILE), &serde_json::to_vec_pretty(&file).unwrap())?;
+        }
+        let mut st = self.state.write();
+        if st.vectors.is_none() {
+            st.vectors = Self::open_vectors(&self.dir, None, dim, self.read_only)?;
+        }
+        Ok(())
+    }
+
+    /// Applies one log frame (replay).
+    fn apply_frame(&self, kind: FrameKind, payload_offset: u64, payload: &[u8]) -> Result<()> {
+        let log_path = self.state.read().log.as_ref().map(|l| l.path().to_path_buf()).unwrap_or_default();
+        let corrupt = |e: Error| Error::corrupt(&log_path, format!("{} (frame at byte {payload_offset})", e.message()));
+        let mut rd = Reader::new(payload);
+        let n = rd.u32().map_err(corrupt)? as usize;
+        match kind {
+            FrameKind::Upsert => {
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let start = rd.pos();
+                    let r = record::decode(&mut rd, Parts::ALL).map_err(corrupt)?;
+                    let len = (rd.pos() - start) as u32;
+                    let vector = match &r.vector {
+                        Some(v) => {
+                            // a crash between the log write and the config write: learn the dimension again
+                            let dim = self.config.read().dimension;
+                            let dim = match dim {
+                                Some(d) => d,
+                                None => {
+                                    self.set_dimension(v.len())?;
+                                    v.len()
+                                }
+                            };
+                            Some(self.prepare_vector(v, dim).map_err(corrupt)?)
+                        }
+                        None => None,
+                    };
+                    let tokens = r.text.as_deref().map(|t| self.analyzer.analyze(t));
+                    items.push((r, Prepared { vector, tokens }, payload_offset + start as u64, len));
+                }
+                self.apply_upsert(items)
+            }
+            FrameKind::Delete => {
+                let mut st = self.state.write();
+                for _ in 0..n {
+                    let id = rd.str().map_err(corrupt)?;
+                    if let Some(&slot) = st.ids.get(id) {
+                        self.kill(&mut st, slot)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies prepared records in memory: new slots, vectors, BM25, id map.
+    fn apply_upsert(&self, items: Vec<(Record, Prepared, u64, u32)>) -> Result<()> {
+        let mut st = self.state.write();
+        for (r, p, offset, len) in items {
+            if let Some(&old) = st.ids.get(r.id.as_str()) {
+                self.kill(&mut st, old)?;
+            }
+            let slot = st.slots.len() as u32;
+            let mut fl = flags::ALIVE;
+            if let Some(v) = &p.vector {
+                let vs = st.vectors.as_ref().ok_or_else(|| Error::internal("vector store missing"))?;
+                vs.set(slot, v)?;
+                fl |= flags::VECTOR;
+            }
+            if let Some(t) = &p.tokens {
+                st.bm25.add(slot, t);
+                fl |= flags::TEXT;
+            }
+            let id: Box<str> = r.id.into_boxed_str();
+            st.ids.insert(id.clone(), slot);
+            st.slots.push(SlotInfo { id, offset, len, flags: fl });
+            st.meta.push(r.metadata);
+            st.live += 1;
+        }
+        Ok(())
+    }
+
+    /// Marks `slot` dead and removes its text from BM25.
+    fn kill(&self, st: &mut State, slot: u32) -> Result<()> {
+        let s = &st.slots[slot as usize];
+        if !s.alive() {
+            return Ok(());
+        }
+        if s.has_text() {
+            let r = st.read_record(slot, Parts { text: true, ..Default::default() })?;
+            if let Some(t) = r.text {
+                let tokens = self.analyzer.analyze(&t);
+                st.bm25.remove(slot, &tokens);
+            }
+        }
+        let s = &mut st.slots[slot as usize];
+        s.flags &= !flags::ALIVE;
+        let id = s.id.clone();
+        if st.ids.get(&id) == Some(&slot) {
+            st.ids.remove(&id);
+        }
+        st.meta[slot as usize] = None;
+        st.live -= 1;
+        Ok(())
+    }
+
+    /// After a write: index new vectors, refresh the graph when enough are pending,
+    /// checkpoint when the log has grown.
+    fn after_write(&self, w: &mut Writer) -> Result<()> {
+        self.index_pending(w)?;
+        if w.log.end().saturating_sub(w.manifest.log_offset) > AUTO_CHECKPOINT_BYTES {
+            self.checkpoint_locked(w)?;
+        }
+        Ok(())
+    }
+
+    /// Records by id, in the order asked (`None` for unknown ids).
+    pub fn get(&self, ids: &[String], parts: Parts) -> Result<Vec<Option<Record>>> {
+        self.check_open()?;
+        let st = self.state.read();
+        ids.iter()
+            .map(|id| match st.ids.get(id.as_str()) {
+                Some(&slot) => {
+                    let mut r = st.read_record(slot, Parts { metadata: false, ..parts })?;
+                    if parts.metadata {
+                        r.metadata = st.meta[slot as usize].clone();
+                    }
+                    Ok(Some(r))
+                }
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Number of live records, or of those matching `filter`.
+    pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
+        self.check_open()?;
+        let st = self.state.read();
+        Ok(match filter {
+            None => st.live,
+            Some(f) if f.is_empty() => st.live,
+            Some(f) => (0..st.slots.len() as u32).filter(|&s| st.visible(s, Some(f))).count(),
+        })
+    }
+
+    /// Counts and sizes.
+    pub fn stats(&self) -> Result<Stats> {
+        self.check_open()?;
+        let config = self.config();
+        let st = self.state.read();
+        let generation = self.writer.try_lock().and_then(|w| w.as_ref().map(|w| w.manifest.gen)).unwrap_or(0);
+        let graph_n = st.graph.len() as usize;
+        let pending = st.slots[graph_n.min(st.slots.len())..].iter().filter(|s| s.alive() && s.has_vector()).count();
+        Ok(Stats {
+            name: self.name.clone(),
+            count: st.live,
+            deleted: st.slots.len() - st.live,
+            dimension: config.dimension,
+            metric: config.metric.as_str(),
+            indexed_vectors: st.graph.len().min(st.slots.len() as u32),
+            pending_vectors: pending,
+            text_docs: st.bm25.num_docs(),
+            terms: st.bm25.num_terms(),
+            disk_bytes: fsutil::dir_disk_usage(&self.dir),
+            generation,
+            simd: distance::simd_level(),
+            read_only: self.read_only,
+            config,
+        })
+    }
+
+    /// Writes a checkpoint so the next open is fast (writes are already durable).
+    pub fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Ok(());
+        }
+        let mut wg = self.writer.lock();
+        match wg.as_mut() {
+            Some(w) => self.checkpoint_locked(w),
+            None => Ok(()),
+        }
+    }
+
+    /// Checkpoints and closes; later calls fail with `ERR_CLOSED`.
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let mut wg = self.writer.lock();
+        let r = match wg.as_mut() {
+            Some(w) => self.checkpoint_locked(w),
+            None => Ok(()),
+        };
+        *wg = None;
+        r
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Collection {
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Acquire) {
+            let _ = self.close();
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Queries: vector (HNSW or exact, filtered, range), text (BM25) and hybrid.
+
+use super::{Collection, State};
+use crate::cancel::Cancel;
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::hybrid::{self, Fusion};
+use crate::store::record::Parts;
+use crate::vector::{flat, Metric, Scored};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Which index answers a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Nearest vectors.
+    Vector,
+    /// BM25 over text.
+    Text,
+    /// Both, fused.
+    Hybrid,
+}
+
+/// Which stored fields a hit carries besides its id and scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Select {
+    /// The record's text.
+    pub text: bool,
+    /// The record's metadata.
+    pub metadata: bool,
+    /// The record's vector (as given at upsert).
+    pub vector: bool,
+}
+
+impl Default for Select {
+    fn default() -> Self {
+        Select { text: true, metadata: true, vector: false }
+    }
+}
+
+impl Select {
+    /// Parses a list of field names (`text`, `metadata`, `vector`; `id` is always returned).
+    pub fn parse(names: &[String]) -> Result<Select> {
+        let mut s = Select { text: false, metadata: false, vector: false };
+        for n in names {
+            match n.as_str() {
+                "text" => s.text = true,
+                "metadata" => s.metadata = true,
+                "vector" => s.vector = true,
+                "id" => {}
+                other => return Err(Error::invalid(format!("select: unknown field '{other}' (use 'id', 'text', 'metadata', 'vector')"))),
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// A search request.
+#[derive(Clone, Debug)]
+pub struct SearchQuery {
+    /// Query text (BM25, hybrid).
+    pub text: Option<String>,
+    /// Query vector (vector, hybrid).
+    pub vector: Option<Vec<f32>>,
+    /// Number of hits.
+    pub k: usize,
+    /// Metadata filter.
+    pub filter: Option<Filter>,
+    /// Mode; by default hybrid when both text and vector are given.
+    pub mode: Option<Mode>,
+    /// Fusion for hybrid mode.
+    pub fusion: Fusion,
+    /// HNSW beam width (default: the collection's `efSearch`).
+    pub ef: Option<usize>,
+    /// Exact (brute-force) vector search instead of HNSW.
+    pub exact: bool,
+    /// Range query: only vector hits with `distance <= max_distance`.
+    pub max_distance: Option<f32>,
+    /// Fields to return.
+    pub select: Select,
+    /// Hybrid: candidates taken from each list before fusion.
+    pub candidates: Option<usize>,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            text: None,
+            vector: None,
+            k: 10,
+            filter: None,
+            mode: None,
+            fusion: Fusion::default(),
+            ef: None,
+            exact: false,
+            max_distance: None,
+            select: Select::default(),
+            candidates: None,
+        }
+    }
+}
+
+/// Largest `k` (and hybrid candidate depth) accepted.
+pub const MAX_K: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct QueryJson {
+    text: Option<String>,
+    k: Option<f64>,
+    filter: Option<Value>,
+    mode: Option<Mode>,
+    fusion: Option<Fusion>,
+    ef: Option<f64>,
+    exact: Option<bool>,
+    max_distance: Option<f64>,
+    select: Option<Vec<String>>,
+    candidates: Option<f64>,
+}
+
+fn count_arg(name: &str, v: Option<f64>, max: usize) -> Result<Option<usize>> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.fract() == 0.0 && x >= 1.0 && x <= max as f64 => Ok(Some(x as usize)),
+        Some(x) => Err(Error::invalid(format!("{name} must be an integer between 1 and {max}, got {x}"))),
+    }
+}
+
+impl SearchQuery {
+    /// Parses the SDK's JSON options (everything but the vector, passed separately).
+    pub fn from_json(v: &Value, vector: Option<Vec<f32>>) -> Result<SearchQuery> {
+        let j: QueryJson = serde_json::from_value(v.clone()).map_err(|e| Error::invalid(format!("invalid search options: {e}")))?;
+        let fusion = j.fusion.unwrap_or_default();
+        match fusion {
+            Fusion::Rrf { k } if !(k.is_finite() && k >= 0.0) => return Err(Error::invalid("fusion.k must be a number >= 0")),
+            Fusion::Weighted { alpha } if !(0.0..=1.0).contains(&alpha) => {
+                return Err(Error::invalid("fusion.alpha must be between 0 and 1"))
+            }
+            _ => {}
+        }
+        if let Some(d) = j.max_distance {
+            if d.is_nan() {
+                return Err(Error::invalid("maxDistance must be a number"));
+            }
+        }
+        Ok(SearchQuery {
+            text: j.text,
+            vector,
+            k: count_arg("k", j.k, MAX_K)?.unwrap_or(10),
+            filter: match j.filter {
+                Some(f) => Some(Filter::parse(&f)?),
+                None => None,
+            },
+            mode: j.mode,
+            fusion,
+            ef: count_arg("ef", j.ef, 100_000)?,
+            exact: j.exact.unwrap_or(false),
+            max_distance: j.max_distance.map(|d| d as f32),
+            select: match j.select {
+                Some(s) => Select::parse(&s)?,
+                None => Select::default(),
+            },
+            candidates: count_arg("candidates", j.candidates, MAX_K)?,
+        })
+    }
+}
+
+/// One search result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    /// Record id.
+    pub id: String,
+    /// The ranking score of the mode (higher is better): similarity, BM25 or fused.
+    pub score: f32,
+    /// Vector similarity (cosine: cosine; dot: inner product; l2: `1 / (1 + distance)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_score: Option<f32>,
+    /// BM25 score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_score: Option<f32>,
+    /// Metric distance (cosine: `1 - cos`; l2: squared Euclidean; dot: `-dot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
+    /// Stored text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Stored metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Stored vector.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
+}
+
+/// Parameters of one vector search over a state snapshot.
+struct VectorParams<'a> {
+    k: usize,
+    ef: usize,
+    exact: bool,
+    max_distance: Option<f32>,
+    filter: Option<&'a Filter>,
+}
+
+/// Filtered HNSW search gives way to an exact scan below this estimated selectivity.
+const EXACT_SELECTIVITY: f64 = 0.002;
+
+impl Collection {
+    /// Runs one query.
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
+        self.check_open()?;
+        let cfg = self.config.read();
+        let (metric, ef_default) = (cfg.metric, cfg.hnsw.ef_search);
+        let dim = cfg.dimension;
+        drop(cfg);
+        let mode = match (q.mode, q.text.is_some(), q.vector.is_some()) {
+            (Some(m), _, _) => m,
+            (None, true, true) => Mode::Hybrid,
+            (None, false, true) => Mode::Vector,
+            (None, true, false) => Mode::Text,
+            (None, false, false) => return Err(Error::invalid("search needs a query: give `text`, `vector` or both")),
+        };
+        let need_vector = matches!(mode, Mode::Vector | Mode::Hybrid);
+        let need_text = matches!(mode, Mode::Text | Mode::Hybrid);
+        if need_vector && q.vector.is_none() {
+            return Err(Error::invalid(format!("mode '{}' needs a query vector", mode_name(mode))));
+        }
+        if need_text && q.text.is_none() {
+            return Err(Error::invalid(format!("mode '{}' needs a query text", mode_name(mode))));
+        }
+        let qv = match (&q.vector, need_vector) {
+            (Some(v), true) => match dim {
+                Some(d) => Some(self.prepare_vector(v, d).map_err(|e| e.with_field("vector"))?),
+                // no vector stored yet: nothing can match, but the query must still be well-formed
+                None => {
+                    self.prepare_vector(v, v.len()).map_err(|e| e.with_field("vector"))?;
+                    None
+                }
+            },
+            _ => None,
+        };
+        let tokens = if need_text { q.text.as_deref().map(|t| self.analyzer().analyze(t)).unwrap_or_default() } else { Vec::new() };
+        let filter = q.filter.as_ref().filter(|f| !f.is_empty());
+        let st = self.state.read();
+        let vp = |k: usize| VectorParams { k, ef: q.ef.unwrap_or(ef_default).max(k), exact: q.exact, max_distance: q.max_distance, filter };
+        let ranked: Vec<(u32, f32, Option<f32>, Option<f32>, Option<f32>)> = match mode {
+            Mode::Vector => {
+                let Some(qv) = &qv else { return Ok(Vec::new()) };
+                vector_search(&st, metric, qv, &vp(q.k))
+                    .into_iter()
+                    .map(|x| {
+                        let s = metric.score(x.dist);
+                        (x.slot, s, Some(s), None, Some(x.dist))
+                    })
+                    .collect()
+            }
+            Mode::Text => st
+                .bm25
+                .search(&tokens, q.k, |s| st.visible(s, filter))
+                .into_iter()
+                .map(|(s, score)| (s, score, None, Some(score), None))
+                .collect(),
+            Mode::Hybrid => {
+                let depth = q.candidates.unwrap_or((q.k * 2).max(50)).max(q.k);
+                let vlist: Vec<Scored> = match &qv {
+                    Some(qv) => vector_search(&st, metric, qv, &vp(depth)),
+                    None => Vec::new(),
+                };
+                let tlist = st.bm25.search(&tokens, depth, |s| st.visible(s, filter));
+                // component scores for every candidate, computed directly where a list missed it
+                let mut dists: HashMap<u32, f32> = vlist.iter().map(|x| (x.slot, x.dist)).collect();
+                let mut tscores: HashMap<u32, f32> = tlist.iter().copied().collect();
+                if let (Some(qv), Some(vs)) = (&qv, &st.vectors) {
+                    for &(s, _) in &tlist {
+                        if st.slots[s as usize].has_vector() {
+                            dists.entry(s).or_insert_with(|| metric.distance(qv, vs.get(s)));
+                        }
+                    }
+                }
+                for x in &vlist {
+                    if st.slots[x.slot as usize].has_text() && !tscores.contains_key(&x.slot) {
+                        if let Some(sc) = st.bm25.score_doc(&tokens, x.slot) {
+                            tscores.insert(x.slot, sc);
+                        }
+                    }
+                }
+                let vscores: HashMap<u32, f32> = dists.iter().map(|(&s, &d)| (s, metric.score(d))).collect();
+                let vranked: Vec<(u32, f32)> = vlist.iter().map(|x| (x.slot, metric.score(x.dist))).collect();
+                hybrid::fuse(&vranked, &tlist, q.fusion, &vscores, &tscores)
+                    .into_iter()
+                    .take(q.k)
+                    .map(|f| (f.slot, f.score, vscores.get(&f.slot).copied(), tscores.get(&f.slot).copied(), dists.get(&f.slot).copied()))
+                    .collect()
+            }
+        };
+        ranked
+            .into_iter()
+            .map(|(slot, score, vector_score, text_score, distance)| {
+                let mut hit = Hit {
+                    id: st.slots[slot as usize].id.to_string(),
+                    score,
+                    vector_score,
+                    text_score,
+                    distance,
+                    text: None,
+                    metadata: None,
+                    vector: None,
+                };
+                fill(&st, slot, q.select, &mut hit)?;
+                Ok(hit)
+            })
+            .collect()
+    }
+
+    /// Runs many queries in parallel (rayon); stops early with `ERR_ABORTED` when cancelled.
+    pub fn search_batch(&self, queries: &[SearchQuery], cancel: &Cancel) -> Result<Vec<Vec<Hit>>> {
+        self.check_open()?;
+        queries
+            .par_iter()
+            .map(|q| {
+                cancel.check()?;
+                self.search(q)
+            })
+            .collect()
+    }
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Vector => "vector",
+        Mode::Text => "text",
+        Mode::Hybrid => "hybrid",
+    }
+}
+
+/// Adds the selected stored fields to a hit.
+fn fill(st: &State, slot: u32, select: Select, hit: &mut Hit) -> Result<()> {
+    let info = &st.slots[slot as usize];
+    if (select.text && info.has_text()) || (select.vector && info.has_vector()) {
+        let r = st.read_record(slot, Parts { text: select.text, vector: select.vector, metadata: false })?;
+        hit.text = r.text;
+        hit.vector = r.vector;
+    }
+    if select.metadata {
+        hit.metadata = st.meta[slot as usize].clone();
+    }
+    Ok(())
+}
+
+/// Fraction of live vectors in `0..n` passing `filter`, estimated on an even sample.
+fn selectivity(st: &State, filter: &Filter, n: u32) -> f64 {
+    const SAMPLE: u32 = 512;
+    let step = (n / SAMPLE).max(1);
+    let (mut seen, mut pass) = (0u32, 0u32);
+    let mut s = step / 2;
+    while s < n {
+        let info = &st.slots[s as usize];
+        if info.alive() && info.has_vector() {
+            seen += 1;
+            if filter.matches(st.meta[s as usize].as_ref()) {
+                pass += 1;
+            }
+        }
+        s += step;
+    }
+    if seen == 0 { 0.0 } else { pass as f64 / seen as f64 }
+}
+
+/// Vector search over a state snapshot: the frozen graph for the slots it covers,
+/// an exact scan for the newer ones, merged.
+fn vector_search(st: &State, metric: Metric, qv: &[f32], p: &VectorParams<'_>) -> Vec<Scored> {
+    let Some(vs) = st.vectors.as_ref() else { return Vec::new() };
+    let n = st.slots.len() as u32;
+    let dist = |s: u32| metric.distance(qv, vs.get(s));
+    let accept = |s: u32| {
+        let info = &st.slots[s as usize];
+        info.alive() && info.has_vector() && p.filter.is_none_or(|f| f.matches(st.meta[s as usize].as_ref()))
+    };
+    if p.exact {
+        return flat::top_k(0..n, p.k, p.max_distance, &dist, &accept);
+    }
+    let gn = st.graph.len().min(n);
+    let mut use_exact = st.graph.is_empty();
+    let mut budget = usize::MAX;
+    if let (Some(f), false) = (p.filter, use_exact) {
+        let sel = selectivity(st, f, gn);
+        if sel < EXACT_SELECTIVITY || sel * (gn as f64) < (p.k as f64) * 4.0 {
+            use_exact = true;
+        } else {
+            budget = (p.ef as f64 / sel * 8.0).max(20_000.0) as usize;
+        }
+    }
+    let mut res = if use_exact {
+        flat::top_k(0..gn, p.k, p.max_distance, &dist, &accept)
+    } else {
+        let raw = st.graph.search(p.ef, &dist, Some(&accept), budget);
+        let beyond = p.max_distance.is_some_and(|m| raw.last().is_some_and(|x| x.dist > m));
+        let mut r: Vec<Scored> = raw.into_iter().filter(|x| p.max_distance.is_none_or(|m| x.dist <= m)).collect();
+        // too few hits from the graph (selective filter, many tombstones): answer exactly
+        if r.len() < p.k && !beyond {
+            r = flat::top_k(0..gn, p.k, p.max_distance, &dist, &accept);
+        }
+        r
+    };
+    if gn < n {
+        res.extend(flat::top_k(gn..n, p.k, p.max_distance, &dist, &accept));
+        res.sort_unstable();
+    }
+    res.truncate(p.k);
+    res
+}

@@ -1,0 +1,13 @@
+//! Vector storage and search: SIMD distances, the memory-mapped store, HNSW
+//! construction (hnsw_rs), the frozen searchable graph and exact search.
+
+pub mod distance;
+pub mod flat;
+pub mod graph;
+pub mod hnsw;
+pub mod store;
+
+pub use distance::Metric;
+pub use graph::{FrozenGraph, Scored};
+pub use hnsw::{HnswBuilder, HnswParams};
+pub use store::VectorStore;

@@ -1,0 +1,242 @@
+//! Memory-mapped vector storage, addressed by slot.
+//!
+//! Vectors of one collection live in one file of `f32`s (little-endian, `dim` per
+//! slot, no header; the manifest records how many slots are valid). The file is
+//! mapped in chunks whose sizes double (1024, 2048, 4096, ... slots), so the store
+//! can grow without ever unmapping memory that a concurrent search may be reading:
+//! a slice handed out by [`VectorStore::get`] stays valid for the store's lifetime.
+//! Chunk `i` starts at slot `1024 * (2^i - 1)`, a multiple of 1024, so every chunk
+//! starts on a 4 KiB page boundary whatever the dimension.
+
+use crate::error::{Error, Result};
+use memmap2::{Mmap, MmapMut, MmapOptions};
+use parking_lot::Mutex;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+const BASE: usize = 1024;
+const MAX_CHUNKS: usize = 40;
+
+enum Map {
+    Rw(#[allow(dead_code)] MmapMut),
+    Ro(#[allow(dead_code)] Mmap),
+}
+
+/// Slot-addressed, memory-mapped `f32` vectors of one dimension.
+pub struct VectorStore {
+    path: PathBuf,
+    dim: usize,
+    file: File,
+    writable: bool,
+    /// Base pointer of each mapped chunk (null until mapped). Never changes once set.
+    chunks: [AtomicPtr<f32>; MAX_CHUNKS],
+    /// Number of chunks mapped.
+    mapped: AtomicUsize,
+    /// Owners of the mappings (kept alive until drop).
+    maps: Mutex<Vec<Map>>,
+    /// Serialises growth.
+    grow: Mutex<()>,
+}
+
+// SAFETY: the raw chunk pointers point into mappings owned by `maps`, which live as
+// long as the store; writes go only to slots not yet visible to readers (see `set`).
+unsafe impl Send for VectorStore {}
+unsafe impl Sync for VectorStore {}
+
+/// Chunk index and offset inside the chunk of `slot`.
+#[inline]
+fn locate(slot: usize) -> (usize, usize) {
+    let q = slot / BASE + 1;
+    let chunk = (usize::BITS - 1 - q.leading_zeros()) as usize;
+    let start = BASE * ((1usize << chunk) - 1);
+    (chunk, slot - start)
+}
+
+/// First slot of chunk `i`.
+#[inline]
+fn chunk_start(i: usize) -> usize {
+    BASE * ((1usize << i) - 1)
+}
+
+/// Number of slots in chunk `i`.
+#[inline]
+fn chunk_len(i: usize) -> usize {
+    BASE << i
+}
+
+impl VectorStore {
+    /// Opens (creating if `writable` and missing) the vector file at `path`.
+    /// Maps every whole chunk the file holds.
+    pub fn open(path: &Path, dim: usize, writable: bool) -> Result<VectorStore> {
+        if dim == 0 {
+            return Err(Error::invalid("vector dimension must be at least 1"));
+        }
+        let file = if writable {
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+        } else {
+            File::open(path)
+        }
+        .map_err(|e| Error::io(e, format!("opening {}", path.display())))?;
+        let store = VectorStore {
+            path: path.to_path_buf(),
+            dim,
+            file,
+            writable,
+            chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            mapped: AtomicUsize::new(0),
+            maps: Mutex::new(Vec::new()),
+            grow: Mutex::new(()),
+        };
+        let len = store.file.metadata().map_err(|e| Error::io(e, format!("reading {}", path.display())))?.len();
+        let slot_bytes = (dim * 4) as u64;
+        let mut i = 0;
+        while i < MAX_CHUNKS && ((chunk_start(i) + chunk_len(i)) as u64) * slot_bytes <= len {
+            store.map_chunk(i)?;
+            i += 1;
+        }
+        Ok(store)
+    }
+
+    /// The dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of slots currently addressable.
+    pub fn capacity(&self) -> usize {
+        let m = self.mapped.load(Ordering::Acquire);
+        if m == 0 { 0 } else { chunk_start(m) }
+    }
+
+    fn map_chunk(&self, i: usize) -> Result<()> {
+        let slot_bytes = self.dim * 4;
+        let offset = (chunk_start(i) * slot_bytes) as u64;
+        let len = chunk_len(i) * slot_bytes;
+        // SAFETY: the file is ours; concurrent truncation by another process would be a
+        // store-level bug (a single writer holds the database lock).
+        let (ptr, map) = unsafe {
+            if self.writable {
+                let mut m = MmapOptions::new().offset(offset).len(len).map_mut(&self.file)
+                    .map_err(|e| Error::io(e, format!("mapping {}", self.path.display())))?;
+                (m.as_mut_ptr() as *mut f32, Map::Rw(m))
+            } else {
+                let m = MmapOptions::new().offset(offset).len(len).map(&self.file)
+                    .map_err(|e| Error::io(e, format!("mapping {}", self.path.display())))?;
+                (m.as_ptr() as *mut f32, Map::Ro(m))
+            }
+        };
+        self.maps.lock().push(map);
+        self.chunks[i].store(ptr, Ordering::Release);
+        self.mapped.store(i + 1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Grows the file and the mapping so that `slots` slots are addressable.
+    pub fn reserve(&self, slots: usize) -> Result<()> {
+        if slots <= self.capacity() {
+            return Ok(());
+        }
+        if !self.writable {
+            return Err(Error::new(crate::ErrorCode::ReadOnly, "vector store is read-only"));
+        }
+        let _guard = self.grow.lock();
+        let mut m = self.mapped.load(Ordering::Acquire);
+        while chunk_start(m) < slots {
+            if m >= MAX_CHUNKS {
+                return Err(Error::new(crate::ErrorCode::Limit, "too many vectors for one collection"));
+            }
+            let end = ((chunk_start(m) + chunk_len(m)) * self.dim * 4) as u64;
+            let cur = self.file.metadata().map_err(|e| Error::io(e, "reading vector file size"))?.len();
+            if cur < end {
+                self.file.set_len(end).map_err(|e| Error::io(e, format!("growing {}", self.path.display())))?;
+            }
+            self.map_chunk(m)?;
+            m += 1;
+        }
+        Ok(())
+    }
+
+    /// The vector of `slot`. Panics if `slot` is beyond [`capacity`](Self::capacity).
+    #[inline]
+    pub fn get(&self, slot: u32) -> &[f32] {
+        let (c, off) = locate(slot as usize);
+        let base = self.chunks[c].load(Ordering::Acquire);
+        assert!(!base.is_null(), "vector slot {slot} is not mapped");
+        // SAFETY: the chunk is mapped for the store's lifetime and `off < chunk_len(c)`.
+        unsafe { std::slice::from_raw_parts(base.add(off * self.dim), self.dim) }
+    }
+
+    /// Writes the vector of `slot` (growing the store as needed).
+    ///
+    /// Callers must only write slots that no reader can observe yet (a new slot before it
+    /// is published, or during replay before the collection is shared).
+    pub fn set(&self, slot: u32, v: &[f32]) -> Result<()> {
+        debug_assert_eq!(v.len(), self.dim);
+        self.reserve(slot as usize + 1)?;
+        let (c, off) = locate(slot as usize);
+        let base = self.chunks[c].load(Ordering::Acquire);
+        // SAFETY: mapped writable (reserve checked), in bounds, and not concurrently read.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), base.add(off * self.dim), self.dim) };
+        Ok(())
+    }
+
+    /// Flushes dirty pages to disk (msync).
+    pub fn flush(&self) -> Result<()> {
+        for m in self.maps.lock().iter() {
+            if let Map::Rw(m) = m {
+                m.flush().map_err(|e| Error::io(e, format!("flushing {}", self.path.display())))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes the file occupies on disk (sparse regions excluded where the OS says so).
+    pub fn disk_bytes(&self) -> u64 {
+        crate::store::fsutil::disk_usage(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_is_consistent() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(1023), (0, 1023));
+        assert_eq!(locate(1024), (1, 0));
+        assert_eq!(locate(3071), (1, 2047));
+        assert_eq!(locate(3072), (2, 0));
+        for s in [5usize, 70_000, 1_000_000, 123_456_789] {
+            let (c, off) = locate(s);
+            assert_eq!(chunk_start(c) + off, s);
+            assert!(off < chunk_len(c));
+        }
+    }
+
+    #[test]
+    fn grow_write_reopen() {
+        let dir = crate::store::fsutil::test_dir("vstore");
+        let p = dir.join("v.f32");
+        {
+            let s = VectorStore::open(&p, 3, true).unwrap();
+            for i in 0..5000u32 {
+                s.set(i, &[i as f32, 1.0, -(i as f32)]).unwrap();
+            }
+            let first = s.get(10).as_ptr();
+            s.set(20000, &[7.0, 7.0, 7.0]).unwrap();
+            assert_eq!(first, s.get(10).as_ptr(), "growth must not move mapped data");
+            s.flush().unwrap();
+        }
+        let s = VectorStore::open(&p, 3, false).unwrap();
+        assert!(s.capacity() >= 20001);
+        assert_eq!(s.get(4999), &[4999.0, 1.0, -4999.0]);
+        assert_eq!(s.get(20000), &[7.0, 7.0, 7.0]);
+    }
+}
