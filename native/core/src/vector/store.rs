@@ -7,9 +7,13 @@
 //! a slice handed out by [`VectorStore::get`] stays valid for the store's lifetime.
 //! Chunk `i` starts at slot `1024 * (2^i - 1)`, a multiple of 1024, so every chunk
 //! starts on a 4 KiB page boundary whatever the dimension.
+//!
+//! A read-only store (a reader beside the writer process) maps the file copy-on-write
+//! (`MAP_PRIVATE`) and grows with anonymous memory: replaying the log tail writes
+//! vectors into the reader's private pages, never into the writer's file.
 
 use crate::error::{Error, Result};
-use memmap2::{Mmap, MmapMut, MmapOptions};
+use memmap2::{MmapMut, MmapOptions};
 use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -18,10 +22,8 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 const BASE: usize = 1024;
 const MAX_CHUNKS: usize = 40;
 
-enum Map {
-    Rw(#[allow(dead_code)] MmapMut),
-    Ro(#[allow(dead_code)] Mmap),
-}
+/// A mapping kept alive for the store's lifetime (never read through directly).
+struct Map(#[allow(dead_code)] MmapMut);
 
 /// Slot-addressed, memory-mapped `f32` vectors of one dimension.
 pub struct VectorStore {
@@ -120,18 +122,20 @@ impl VectorStore {
         let len = chunk_len(i) * slot_bytes;
         // SAFETY: the file is ours; concurrent truncation by another process would be a
         // store-level bug (a single writer holds the database lock).
-        let (ptr, map) = unsafe {
+        let file_len = self.file.metadata().map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?.len();
+        let err = |e| Error::io(e, format!("mapping {}", self.path.display()));
+        // SAFETY: see above; private and anonymous maps are ours alone.
+        let mut m = unsafe {
             if self.writable {
-                let mut m = MmapOptions::new().offset(offset).len(len).map_mut(&self.file)
-                    .map_err(|e| Error::io(e, format!("mapping {}", self.path.display())))?;
-                (m.as_mut_ptr() as *mut f32, Map::Rw(m))
+                MmapOptions::new().offset(offset).len(len).map_mut(&self.file).map_err(err)?
+            } else if offset + len as u64 <= file_len {
+                MmapOptions::new().offset(offset).len(len).map_copy(&self.file).map_err(err)?
             } else {
-                let m = MmapOptions::new().offset(offset).len(len).map(&self.file)
-                    .map_err(|e| Error::io(e, format!("mapping {}", self.path.display())))?;
-                (m.as_ptr() as *mut f32, Map::Ro(m))
+                MmapOptions::new().len(len).map_anon().map_err(err)?
             }
         };
-        self.maps.lock().push(map);
+        let ptr = m.as_mut_ptr() as *mut f32;
+        self.maps.lock().push(Map(m));
         self.chunks[i].store(ptr, Ordering::Release);
         self.mapped.store(i + 1, Ordering::Release);
         Ok(())
@@ -142,9 +146,6 @@ impl VectorStore {
         if slots <= self.capacity() {
             return Ok(());
         }
-        if !self.writable {
-            return Err(Error::new(crate::ErrorCode::ReadOnly, "vector store is read-only"));
-        }
         let _guard = self.grow.lock();
         let mut m = self.mapped.load(Ordering::Acquire);
         while chunk_start(m) < slots {
@@ -153,7 +154,7 @@ impl VectorStore {
             }
             let end = ((chunk_start(m) + chunk_len(m)) * self.dim * 4) as u64;
             let cur = self.file.metadata().map_err(|e| Error::io(e, "reading vector file size"))?.len();
-            if cur < end {
+            if self.writable && cur < end {
                 self.file.set_len(end).map_err(|e| Error::io(e, format!("growing {}", self.path.display())))?;
             }
             self.map_chunk(m)?;
@@ -175,7 +176,8 @@ impl VectorStore {
     /// Writes the vector of `slot` (growing the store as needed).
     ///
     /// Callers must only write slots that no reader can observe yet (a new slot before it
-    /// is published, or during replay before the collection is shared).
+    /// is published, or during replay before the collection is shared). In a read-only
+    /// store the write lands in private memory.
     pub fn set(&self, slot: u32, v: &[f32]) -> Result<()> {
         debug_assert_eq!(v.len(), self.dim);
         self.reserve(slot as usize + 1)?;
@@ -186,12 +188,13 @@ impl VectorStore {
         Ok(())
     }
 
-    /// Flushes dirty pages to disk (msync).
+    /// Flushes dirty pages to disk (msync); a no-op for read-only stores.
     pub fn flush(&self) -> Result<()> {
-        for m in self.maps.lock().iter() {
-            if let Map::Rw(m) = m {
-                m.flush().map_err(|e| Error::io(e, format!("flushing {}", self.path.display())))?;
-            }
+        if !self.writable {
+            return Ok(());
+        }
+        for Map(m) in self.maps.lock().iter() {
+            m.flush().map_err(|e| Error::io(e, format!("flushing {}", self.path.display())))?;
         }
         Ok(())
     }
