@@ -1,0 +1,217 @@
+//! `NativeCollection`: a handle on one collection. Arguments arrive packed by the SDK
+//! (ids and texts as arrays, vectors as one `Float32Array` with per-record lengths,
+//! metadata and queries as JSON); results go back as JSON strings, parsed in JS.
+
+use crate::cancel;
+use crate::error::{invalid, to_js, JsResult};
+use crate::run::{blocking, parse_json};
+use hektor_core::store::record::Parts;
+use hektor_core::{Collection, Filter, Record, SearchQuery};
+use napi::bindgen_prelude::{Float32Array, Int32Array};
+use napi_derive::napi;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A collection handle (private: wrapped by the SDK's `Collection`).
+#[napi]
+pub struct NativeCollection {
+    inner: Arc<Collection>,
+}
+
+impl NativeCollection {
+    pub(crate) fn new(inner: Arc<Collection>) -> Self {
+        NativeCollection { inner }
+    }
+}
+
+/// Splits a concatenated vector buffer by per-item lengths (-1 = no vector).
+fn split_vectors(data: &[f32], lengths: &[i32], n: usize) -> JsResult<Vec<Option<Vec<f32>>>> {
+    if lengths.len() != n {
+        return Err(invalid("internal: vector lengths do not match the batch"));
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut pos = 0usize;
+    for &l in lengths {
+        if l < 0 {
+            out.push(None);
+        } else {
+            let end = pos + l as usize;
+            if end > data.len() {
+                return Err(invalid("internal: vector buffer is too short"));
+            }
+            out.push(Some(data[pos..end].to_vec()));
+            pos = end;
+        }
+    }
+    Ok(out)
+}
+
+fn parse_filter(json: Option<String>) -> napi::Result<Option<Filter>> {
+    match json {
+        None => Ok(None),
+        Some(s) => Ok(Some(Filter::parse(&parse_json("filter", &s)?).map_err(to_js)?)),
+    }
+}
+
+fn parts(select: &[String]) -> Parts {
+    if select.is_empty() {
+        return Parts::ALL;
+    }
+    Parts {
+        text: select.iter().any(|s| s == "text"),
+        vector: select.iter().any(|s| s == "vector"),
+        metadata: select.iter().any(|s| s == "metadata"),
+    }
+}
+
+#[napi]
+impl NativeCollection {
+    /// The collection's name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Inserts or replaces a batch (atomically). Returns the number written.
+    #[napi]
+    pub async fn upsert(
+        &self,
+        ids: Vec<String>,
+        texts: Vec<Option<String>>,
+        vector_data: Float32Array,
+        vector_lengths: Int32Array,
+        metadata_json: Option<String>,
+    ) -> napi::Result<u32> {
+        let n = ids.len();
+        if texts.len() != n {
+            return Err(invalid("internal: texts do not match the batch"));
+        }
+        let vectors = split_vectors(&vector_data, &vector_lengths, n)?;
+        let metas: Vec<Value> = match metadata_json {
+            Some(s) => match parse_json("metadata", &s)? {
+                Value::Array(a) if a.len() == n => a,
+                _ => return Err(invalid("internal: metadata does not match the batch")),
+            },
+            None => vec![Value::Null; n],
+        };
+        let records: Vec<Record> = ids
+            .into_iter()
+            .zip(texts)
+            .zip(vectors)
+            .zip(metas)
+            .map(|(((id, text), vector), m)| Record { id, text, vector, metadata: if m.is_null() { None } else { Some(m) } })
+            .collect();
+        let col = self.inner.clone();
+        blocking(move || col.upsert(records)).await.map(|n| n as u32)
+    }
+
+    /// Records by id as a JSON array (`null` for unknown ids).
+    #[napi]
+    pub async fn get(&self, ids: Vec<String>, select: Vec<String>) -> napi::Result<String> {
+        let col = self.inner.clone();
+        let p = parts(&select);
+        blocking(move || {
+            let recs = col.get(&ids, p)?;
+            let out: Vec<Value> = recs
+                .into_iter()
+                .map(|r| match r {
+                    None => Value::Null,
+                    Some(r) => {
+                        let mut o = serde_json::Map::new();
+                        o.insert("id".into(), r.id.into());
+                        if let Some(t) = r.text {
+                            o.insert("text".into(), t.into());
+                        }
+                        if let Some(v) = r.vector {
+                            o.insert("vector".into(), serde_json::to_value(v).unwrap_or(Value::Null));
+                        }
+                        if let Some(m) = r.metadata {
+                            o.insert("metadata".into(), m);
+                        }
+                        Value::Object(o)
+                    }
+                })
+                .collect();
+            Ok(serde_json::to_string(&out).unwrap())
+        })
+        .await
+    }
+
+    /// Deletes by ids; returns how many existed.
+    #[napi]
+    pub async fn delete(&self, ids: Vec<String>) -> napi::Result<u32> {
+        let col = self.inner.clone();
+        blocking(move || col.delete(&ids)).await.map(|n| n as u32)
+    }
+
+    /// Deletes every record matching a JSON filter.
+    #[napi]
+    pub async fn delete_where(&self, filter_json: String) -> napi::Result<u32> {
+        let f = parse_filter(Some(filter_json))?.unwrap_or_default();
+        let col = self.inner.clone();
+        blocking(move || col.delete_where(&f)).await.map(|n| n as u32)
+    }
+
+    /// Counts live records, optionally matching a JSON filter.
+    #[napi]
+    pub async fn count(&self, filter_json: Option<String>) -> napi::Result<u32> {
+        let f = parse_filter(filter_json)?;
+        let col = self.inner.clone();
+        blocking(move || col.count(f.as_ref())).await.map(|n| n as u32)
+    }
+
+    /// Runs a query (JSON options + optional vector); returns hits as JSON.
+    #[napi]
+    pub async fn search(&self, query_json: String, vector: Option<Float32Array>) -> napi::Result<String> {
+        let q = SearchQuery::from_json(&parse_json("search options", &query_json)?, vector.map(|v| v.to_vec())).map_err(to_js)?;
+        let col = self.inner.clone();
+        blocking(move || Ok(serde_json::to_string(&col.search(&q)?).unwrap())).await
+    }
+
+    /// Runs many queries in parallel; `queries_json` is a JSON array, vectors are packed.
+    #[napi]
+    pub async fn search_batch(
+        &self,
+        queries_json: String,
+        vector_data: Float32Array,
+        vector_lengths: Int32Array,
+        cancel_id: Option<u32>,
+    ) -> napi::Result<String> {
+        let qs = match parse_json("queries", &queries_json)? {
+            Value::Array(a) => a,
+            _ => return Err(invalid("queries must be an array")),
+        };
+        let vectors = split_vectors(&vector_data, &vector_lengths, qs.len())?;
+        let queries = qs
+            .iter()
+            .zip(vectors)
+            .enumerate()
+            .map(|(i, (q, v))| SearchQuery::from_json(q, v).map_err(|e| to_js(e.context(format!("query {i}")))))
+            .collect::<JsResult<Vec<_>>>()?;
+        let cancel = cancel::get(cancel_id);
+        let col = self.inner.clone();
+        blocking(move || Ok(serde_json::to_string(&col.search_batch(&queries, &cancel)?).unwrap())).await
+    }
+
+    /// Counts, sizes and configuration as JSON.
+    #[napi]
+    pub async fn stats(&self) -> napi::Result<String> {
+        let col = self.inner.clone();
+        blocking(move || Ok(serde_json::to_string(&col.stats()?).unwrap())).await
+    }
+
+    /// Writes a checkpoint.
+    #[napi]
+    pub async fn flush(&self) -> napi::Result<()> {
+        let col = self.inner.clone();
+        blocking(move || col.flush()).await
+    }
+
+    /// Rewrites the collection without deleted records.
+    #[napi]
+    pub async fn compact(&self, cancel_id: Option<u32>) -> napi::Result<()> {
+        let col = self.inner.clone();
+        let cancel = cancel::get(cancel_id);
+        blocking(move || col.compact(&cancel)).await
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Builds the native addon (release, via @napi-rs/cli) and compiles the TypeScript SDK.
+// usage: node scripts/build.mjs [--native] [--ts] [--debug]   (no flag = both)
+// The cargo target dir defaults to $HOME/.cache/hektor-target (outside the clone) so
+// fresh clones, CI runs and later sessions rebuild incrementally.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const only = (f) => args.includes(f);
+const doNative = only('--native') || !only('--ts');
+const doTs = only('--ts') || !only('--native');
+
+export function cargoEnv() {
+  const env = { ...process.env };
+  if (!env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.join(os.homedir(), '.cache', 'hektor-target');
+  return env;
+}
+
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: cargoEnv(), ...opts });
+  if (r.status !== 0) {
+    console.error(`build: '${cmd} ${argv.join(' ')}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+const bin = (name) => path.join(root, 'node_modules', '.bin', name + (process.platform === 'win32' ? '.cmd' : ''));
+
+if (doNative) {
+  const napiArgs = ['build', '--platform', '--manifest-path', 'native/node/Cargo.toml', '--package-json-path', 'package.json',
+    '--output-dir', 'ts/native', '--js', 'index.js', '--dts', 'index.d.ts'];
+  if (!only('--debug')) napiArgs.push('--release');
+  run(bin('napi'), napiArgs);
+}
+if (doTs) {
+  if (!existsSync(path.join(root, 'ts', 'native', 'index.d.ts'))) {
+    console.error('build: ts/native/index.d.ts is missing; build the native addon first (node scripts/build.mjs --native)');
+    process.exit(1);
+  }
+  run(bin('tsc'), ['-p', 'ts/tsconfig.json']);
+}

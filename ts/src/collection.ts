@@ -1,0 +1,248 @@
+/**
+ * {@link Collection}: records with vector, text and metadata, searchable.
+ * @packageDocumentation
+ */
+import { throwIfAborted, withCancel } from './abort'
+import { call, HektorError, invalidArg } from './errors'
+import type { NativeCollection } from './native'
+import type {
+  CollectionStats,
+  DeleteResult,
+  Filter,
+  Hit,
+  Metadata,
+  RecordInput,
+  SearchOptions,
+  SelectField,
+  StoredRecord,
+  UpsertOptions,
+  UpsertResult,
+} from './types'
+
+const MAX_ID_BYTES = 1024
+const DEFAULT_BATCH = 2000
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** Checks a vector: array-like of finite numbers. Returns it as a Float32Array. */
+function toVector(v: unknown, where: string): Float32Array {
+  let out: Float32Array
+  if (v instanceof Float32Array) out = v
+  else if (Array.isArray(v)) out = Float32Array.from(v as number[])
+  else throw invalidArg(`${where}: vector must be a Float32Array or an array of numbers`)
+  if (out.length === 0) throw invalidArg(`${where}: vector must not be empty`)
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) throw invalidArg(`${where}: vector value at index ${i} is not a finite number`)
+  }
+  return out
+}
+
+/** Packs vectors into one buffer with per-item lengths (-1 = none). */
+function packVectors(vs: (Float32Array | undefined)[]): { data: Float32Array; lengths: Int32Array } {
+  let total = 0
+  for (const v of vs) total += v ? v.length : 0
+  const data = new Float32Array(total)
+  const lengths = new Int32Array(vs.length)
+  let pos = 0
+  vs.forEach((v, i) => {
+    if (v) {
+      data.set(v, pos)
+      pos += v.length
+      lengths[i] = v.length
+    } else lengths[i] = -1
+  })
+  return { data, lengths }
+}
+
+interface Prepared {
+  ids: string[]
+  texts: (string | null)[]
+  vectors: (Float32Array | undefined)[]
+  metadata: (Metadata | null)[]
+}
+
+/** Validates a whole batch before anything is sent, so a bad record changes nothing. */
+function prepare(records: RecordInput[]): Prepared {
+  const out: Prepared = { ids: [], texts: [], vectors: [], metadata: [] }
+  let dim = -1
+  records.forEach((r, row) => {
+    const at = (field: string) => ({ row, field })
+    if (!isPlainObject(r)) throw invalidArg(`record ${row} must be an object`, { row })
+    if (typeof r.id !== 'string' || r.id.length === 0) throw invalidArg(`record ${row}: id must be a non-empty string`, at('id'))
+    if (Buffer.byteLength(r.id) > MAX_ID_BYTES) throw invalidArg(`record ${row}: id is longer than ${MAX_ID_BYTES} bytes`, at('id'))
+    if (r.text !== undefined && r.text !== null && typeof r.text !== 'string') throw invalidArg(`record ${row}: text must be a string`, at('text'))
+    if (r.metadata !== undefined && r.metadata !== null && !isPlainObject(r.metadata)) {
+      throw invalidArg(`record ${row}: metadata must be a plain object`, at('metadata'))
+    }
+    let v: Float32Array | undefined
+    if (r.vector !== undefined && r.vector !== null) {
+      v = toVector(r.vector, `record ${row}`)
+      if (dim === -1) dim = v.length
+      else if (v.length !== dim) {
+        throw new HektorError('ERR_DIMENSION_MISMATCH', `record ${row}: vector has ${v.length} dimensions, the batch has ${dim}`, {
+          location: at('vector'),
+        })
+      }
+    }
+    out.ids.push(r.id)
+    out.texts.push(typeof r.text === 'string' ? r.text : null)
+    out.vectors.push(v)
+    out.metadata.push(r.metadata ?? null)
+  })
+  return out
+}
+
+function normalizeIds(ids: unknown, what: string): string[] {
+  const list = typeof ids === 'string' ? [ids] : ids
+  if (!Array.isArray(list)) throw invalidArg(`${what}: expected an id or an array of ids`)
+  list.forEach((id, i) => {
+    if (typeof id !== 'string') throw invalidArg(`${what}: id at index ${i} is not a string`)
+  })
+  return list as string[]
+}
+
+function filterJson(filter: Filter | undefined): string | undefined {
+  if (filter === undefined || filter === null) return undefined
+  if (!isPlainObject(filter)) throw invalidArg('filter must be an object')
+  return JSON.stringify(filter)
+}
+
+type RawHit = Omit<Hit, 'vector'> & { vector?: number[] }
+
+function reviveHit(h: RawHit): Hit {
+  const { vector, ...rest } = h
+  return vector ? { ...rest, vector: Float32Array.from(vector) } : rest
+}
+
+/** Splits search options into the JSON part and the vector. */
+function encodeQuery(q: SearchOptions, where: string): { json: string; vector: Float32Array | undefined } {
+  if (!isPlainObject(q)) throw invalidArg(`${where} must be an object`)
+  const { vector, signal: _signal, ...rest } = q
+  const v = vector === undefined || vector === null ? undefined : toVector(vector, where)
+  if (rest.text !== undefined && typeof rest.text !== 'string') throw invalidArg(`${where}: text must be a string`)
+  return { json: JSON.stringify(rest), vector: v }
+}
+
+/**
+ * A collection of records. Obtain one from {@link Database.createCollection} or
+ * {@link Database.collection}. Every method is async and runs off the JavaScript thread.
+ */
+export class Collection {
+  readonly #native: NativeCollection
+
+  /** @internal */
+  constructor(native: NativeCollection) {
+    this.#native = native
+  }
+
+  /** The collection's name. */
+  get name(): string {
+    return this.#native.name
+  }
+
+  /**
+   * Inserts records, replacing any with the same id. Each batch of `batchSize` records is
+   * written atomically and is durable (fsynced) before the promise resolves. The whole
+   * input is validated first: an invalid record rejects with `ERR_INVALID_ARG` /
+   * `ERR_DIMENSION_MISMATCH` and nothing is written.
+   */
+  async upsert(records: RecordInput | RecordInput[], options: UpsertOptions = {}): Promise<UpsertResult> {
+    const list = Array.isArray(records) ? records : [records]
+    const batchSize = options.batchSize ?? DEFAULT_BATCH
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArg('batchSize must be a positive integer')
+    const p = prepare(list)
+    if (p.vectors.some((v) => v !== undefined && v.every((x) => x === 0)) && (await this.stats()).metric === 'cosine') {
+      const row = p.vectors.findIndex((v) => v !== undefined && v.every((x) => x === 0))
+      throw invalidArg(`record ${row}: a zero vector has no direction; it cannot be used with the cosine metric`, { row, field: 'vector' })
+    }
+    let upserted = 0
+    for (let start = 0; start < list.length; start += batchSize) {
+      throwIfAborted(options.signal)
+      const end = Math.min(list.length, start + batchSize)
+      const { data, lengths } = packVectors(p.vectors.slice(start, end))
+      const meta = p.metadata.slice(start, end)
+      const metaJson = meta.every((m) => m === null) ? undefined : JSON.stringify(meta)
+      upserted += await call(this.#native.upsert(p.ids.slice(start, end), p.texts.slice(start, end), data, lengths, metaJson))
+    }
+    return { upserted }
+  }
+
+  /**
+   * Reads records by id, in the order given; `null` for ids that do not exist.
+   * @param select - fields to read (default: all)
+   */
+  async get(ids: string | string[], select: SelectField[] = []): Promise<(StoredRecord | null)[]> {
+    const list = normalizeIds(ids, 'get')
+    const raw = JSON.parse(await call(this.#native.get(list, select))) as (RawHit | null)[]
+    return raw.map((r) => {
+      if (r === null) return null
+      const { vector, ...rest } = r
+      return (vector ? { ...rest, vector: Float32Array.from(vector) } : rest) as StoredRecord
+    })
+  }
+
+  /** Deletes records by id, or every record matching `{ filter }`. */
+  async delete(target: string | string[] | { filter: Filter }): Promise<DeleteResult> {
+    if (isPlainObject(target) && 'filter' in target) {
+      const f = filterJson(target.filter as Filter)
+      if (f === undefined) throw invalidArg('delete: filter must be an object')
+      return { deleted: await call(this.#native.deleteWhere(f)) }
+    }
+    return { deleted: await call(this.#native.delete(normalizeIds(target, 'delete'))) }
+  }
+
+  /** Number of records, or of those matching `filter`. */
+  async count(filter?: Filter): Promise<number> {
+    return call(this.#native.count(filterJson(filter)))
+  }
+
+  /**
+   * Searches by vector, text or both (hybrid). Returns hits best first.
+   * @example
+   * ```ts
+   * await col.search({ text: 'wireless headphones', vector: q, k: 5, filter: { price: { $lt: 100 } } })
+   * ```
+   */
+  async search(options: SearchOptions): Promise<Hit[]> {
+    throwIfAborted(options?.signal)
+    const { json, vector } = encodeQuery(options, 'search')
+    const hits = JSON.parse(await call(this.#native.search(json, vector))) as RawHit[]
+    throwIfAborted(options.signal)
+    return hits.map(reviveHit)
+  }
+
+  /** Runs many searches at once, in parallel in Rust. Returns one hit list per query. */
+  async searchBatch(queries: SearchOptions[], options: { signal?: AbortSignal } = {}): Promise<Hit[][]> {
+    if (!Array.isArray(queries)) throw invalidArg('searchBatch: expected an array of queries')
+    const enc = queries.map((q, i) => encodeQuery(q, `query ${i}`))
+    const { data, lengths } = packVectors(enc.map((e) => e.vector))
+    const json = `[${enc.map((e) => e.json).join(',')}]`
+    const out = await withCancel(options.signal, (id) => this.#native.searchBatch(json, data, lengths, id))
+    return (JSON.parse(out) as RawHit[][]).map((l) => l.map(reviveHit))
+  }
+
+  /** Counts, sizes and configuration. */
+  async stats(): Promise<CollectionStats> {
+    return JSON.parse(await call(this.#native.stats())) as CollectionStats
+  }
+
+  /**
+   * Writes a checkpoint (index files and a new manifest) so the next open is fast.
+   * Writes are durable without it; `close()` does it too.
+   */
+  async flush(): Promise<void> {
+    await call(this.#native.flush())
+  }
+
+  /**
+   * Rewrites the collection without deleted records and rebuilds its indexes. Searches keep
+   * running meanwhile; writes wait. Cancelling leaves the collection as it was.
+   */
+  async compact(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await withCancel(options.signal, (id) => this.#native.compact(id))
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * {@link open} and {@link Database}: a directory of collections.
+ * @packageDocumentation
+ */
+import { Collection } from './collection'
+import { call, invalidArg } from './errors'
+import { native, type NativeDatabase } from './native'
+import type { CollectionOptions, OpenOptions } from './types'
+
+const CONFIG_KEYS = new Set(['dimension', 'metric', 'hnsw', 'quantization', 'analyzer', 'bm25'])
+
+/**
+ * A database: a directory holding one subdirectory per collection. Open it with {@link open}.
+ * One process at a time may open a database for writing; read-only opens work beside it.
+ */
+export class Database {
+  readonly #native: NativeDatabase
+
+  /** @internal */
+  constructor(native: NativeDatabase) {
+    this.#native = native
+  }
+
+  /** The database directory. */
+  get path(): string {
+    return this.#native.path
+  }
+
+  /** True when opened with `readOnly: true`. */
+  get readOnly(): boolean {
+    return this.#native.readOnly
+  }
+
+  /**
+   * Creates a collection. Rejects with `ERR_EXISTS` if one of that name exists.
+   * @param name - 1-64 characters of letters, digits, `_`, `-`, `.` (not starting with `.`)
+   */
+  async createCollection(name: string, options: CollectionOptions = {}): Promise<Collection> {
+    if (typeof name !== 'string') throw invalidArg('collection name must be a string')
+    if (options === null || typeof options !== 'object') throw invalidArg('collection options must be an object')
+    for (const k of Object.keys(options)) {
+      if (!CONFIG_KEYS.has(k)) throw invalidArg(`unknown collection option '${k}'`)
+    }
+    return new Collection(await call(this.#native.createCollection(name, JSON.stringify(options))))
+  }
+
+  /** Opens an existing collection. Rejects with `ERR_NOT_FOUND` if there is none of that name. */
+  async collection(name: string): Promise<Collection> {
+    if (typeof name !== 'string') throw invalidArg('collection name must be a string')
+    return new Collection(await call(this.#native.collection(name)))
+  }
+
+  /** Names of the collections, sorted. */
+  async listCollections(): Promise<string[]> {
+    return call(this.#native.listCollections())
+  }
+
+  /** Deletes a collection and its files. Resolves to false if it did not exist. */
+  async dropCollection(name: string): Promise<boolean> {
+    if (typeof name !== 'string') throw invalidArg('collection name must be a string')
+    return call(this.#native.dropCollection(name))
+  }
+
+  /** Writes a checkpoint of every open collection and releases the writer lock. Idempotent. */
+  async close(): Promise<void> {
+    await call(this.#native.close())
+  }
+}
+
+/**
+ * Opens the database in directory `path`, creating it unless `readOnly` is set.
+ * Rejects with `ERR_LOCKED` if another process (or handle) has it open for writing.
+ * @example
+ * ```ts
+ * const db = await open('./kb')
+ * const docs = await db.createCollection('docs', { dimension: 384 })
+ * ```
+ */
+export async function open(path: string, options: OpenOptions = {}): Promise<Database> {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArg('open: path must be a non-empty string')
+  return new Database(await call(native.openDatabase(path, options.readOnly === true)))
+}

@@ -1,0 +1,235 @@
+/**
+ * Public types of the SDK.
+ * @packageDocumentation
+ */
+
+/** Any JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** A record's metadata: a JSON object (nested objects and arrays allowed). */
+export type Metadata = { [key: string]: JsonValue }
+
+/** Distance metric of a collection. */
+export type Metric = 'cosine' | 'l2' | 'dot'
+
+/** A record to write. */
+export interface RecordInput {
+  /** Unique id in the collection (1-1024 bytes); upserting an existing id replaces that record. */
+  id: string
+  /** Text indexed for BM25 search (and returned by searches). */
+  text?: string
+  /** Vector of the collection's dimension. */
+  vector?: Float32Array | number[]
+  /** JSON metadata, filterable with {@link Filter}s. */
+  metadata?: Metadata
+}
+
+/** A record read back. */
+export interface StoredRecord {
+  /** The id. */
+  id: string
+  /** The text, if any (and selected). */
+  text?: string
+  /** The vector as written (not normalised), if any (and selected). */
+  vector?: Float32Array
+  /** The metadata, if any (and selected). */
+  metadata?: Metadata
+}
+
+/** Comparison operators of a field condition. */
+export interface FieldOperators {
+  /** Equal (deep equality for arrays/objects; an array field matches if any element is equal). */
+  $eq?: JsonValue
+  /** Not equal (also matches records without the field). */
+  $ne?: JsonValue
+  /** Greater than (numbers with numbers, strings with strings). */
+  $gt?: number | string
+  /** Greater than or equal. */
+  $gte?: number | string
+  /** Less than. */
+  $lt?: number | string
+  /** Less than or equal. */
+  $lte?: number | string
+  /** Equal to one of. */
+  $in?: JsonValue[]
+  /** Equal to none of (also matches records without the field). */
+  $nin?: JsonValue[]
+  /** Field present (true) or absent (false). */
+  $exists?: boolean
+  /** Negates an operator object. */
+  $not?: FieldOperators
+}
+
+/**
+ * A Mongo-style metadata filter: `{ field: value }` (equality), `{ field: { $op: value } }`,
+ * dotted paths into nested objects (`"author.name"`), and `$and`, `$or`, `$nor`, `$not`
+ * to combine. Compiled and evaluated in Rust, inside the HNSW traversal.
+ * @example `{ year: { $gte: 2020 }, tags: 'rust', $or: [{ lang: 'en' }, { lang: 'de' }] }`
+ */
+export interface Filter {
+  /** All of. */
+  $and?: Filter[]
+  /** Any of. */
+  $or?: Filter[]
+  /** None of. */
+  $nor?: Filter[]
+  /** Not. */
+  $not?: Filter
+  /** A field condition: a literal (equality) or an operator object. */
+  [field: string]: JsonValue | FieldOperators | Filter | Filter[] | undefined
+}
+
+/** How hybrid search fuses the vector and text rankings. */
+export type Fusion =
+  /** Reciprocal rank fusion: `sum 1 / (k + rank)`; `k` defaults to 60. */
+  | { type: 'rrf'; k?: number }
+  /** `alpha * vector + (1 - alpha) * text` on min-max normalised scores. */
+  | { type: 'weighted'; alpha: number }
+
+/** Which index answers a search. */
+export type SearchMode = 'vector' | 'text' | 'hybrid'
+
+/** Fields a hit or a `get` can carry besides the id. */
+export type SelectField = 'id' | 'text' | 'metadata' | 'vector'
+
+/** A search request. Give `vector`, `text` or both. */
+export interface SearchOptions {
+  /** Query text (BM25 and hybrid modes). */
+  text?: string
+  /** Query vector (vector and hybrid modes). */
+  vector?: Float32Array | number[]
+  /** Number of hits (1-10000), default 10. */
+  k?: number
+  /** Metadata filter, applied inside the search (you still get `k` hits when `k` exist). */
+  filter?: Filter
+  /** Default: `hybrid` when both `text` and `vector` are given, else the one that is. */
+  mode?: SearchMode
+  /** Hybrid fusion, default RRF with k = 60. */
+  fusion?: Fusion
+  /** HNSW beam width for this query (default: the collection's `efSearch`); higher = better recall, slower. */
+  ef?: number
+  /** Exact brute-force vector search (SIMD) instead of HNSW. */
+  exact?: boolean
+  /** Range query: only vector hits with `distance <= maxDistance`. */
+  maxDistance?: number
+  /** Fields to return besides id and scores; default `['text', 'metadata']`. */
+  select?: SelectField[]
+  /** Hybrid: candidates taken from each list before fusion (default max(2k, 50)). */
+  candidates?: number
+  /** Cancels the search (`ERR_ABORTED`). */
+  signal?: AbortSignal
+}
+
+/** One search result, best first. */
+export interface Hit {
+  /** Record id. */
+  id: string
+  /** Ranking score of the mode, higher is better: vector similarity, BM25, or the fused score. */
+  score: number
+  /** Vector similarity: cosine similarity (`cosine`), inner product (`dot`), `1 / (1 + distance)` (`l2`). */
+  vectorScore?: number
+  /** BM25 score. */
+  textScore?: number
+  /** Metric distance: `1 - cos` (cosine), squared Euclidean (l2), `-dot` (dot). */
+  distance?: number
+  /** The record's text (if selected). */
+  text?: string
+  /** The record's metadata (if selected). */
+  metadata?: Metadata
+  /** The record's vector (if selected). */
+  vector?: Float32Array
+}
+
+/** HNSW graph parameters. */
+export interface HnswOptions {
+  /** Links per node (layer 0 keeps 2m), 2-128, default 16. */
+  m?: number
+  /** Beam width while building, default 200. */
+  efConstruction?: number
+  /** Default beam width while searching (raised to k), default 64. */
+  efSearch?: number
+}
+
+/** Text analysis for BM25. */
+export interface AnalyzerOptions {
+  /** Language for stemming and stopwords (`english` default; `french`, `de`, ... 18 Snowball languages). */
+  language?: string
+  /** Snowball stemming, default true. */
+  stemming?: boolean
+  /** The language's stopword list (true, default), none (false) or your own list. */
+  stopwords?: boolean | string[]
+}
+
+/** Options of {@link Database.createCollection}. */
+export interface CollectionOptions {
+  /** Vector dimension; learnt from the first vector when omitted. */
+  dimension?: number
+  /** Distance metric, default `cosine`. */
+  metric?: Metric
+  /** HNSW parameters. */
+  hnsw?: HnswOptions
+  /** Vector storage in the graph. Only `none` is available in this version. */
+  quantization?: 'none' | 'sq8' | 'pq'
+  /** Text analysis. */
+  analyzer?: AnalyzerOptions
+  /** BM25 parameters (k1 default 1.2, b default 0.75). */
+  bm25?: { k1?: number; b?: number }
+}
+
+/** Options of {@link open}. */
+export interface OpenOptions {
+  /** Open without the writer lock (any number of readers may run beside one writer). */
+  readOnly?: boolean
+}
+
+/** Options of {@link Collection.upsert}. */
+export interface UpsertOptions {
+  /** Records sent to the engine per atomic batch (default 2000). */
+  batchSize?: number
+  /** Stops between batches with `ERR_ABORTED`; batches already written are kept. */
+  signal?: AbortSignal
+}
+
+/** Result of an upsert. */
+export interface UpsertResult {
+  /** Records written. */
+  upserted: number
+}
+
+/** Result of a delete. */
+export interface DeleteResult {
+  /** Records that existed and were deleted. */
+  deleted: number
+}
+
+/** Counts, sizes and configuration of a collection. */
+export interface CollectionStats {
+  /** Collection name. */
+  name: string
+  /** Live records. */
+  count: number
+  /** Deleted records awaiting {@link Collection.compact}. */
+  deleted: number
+  /** Vector dimension, once known. */
+  dimension: number | null
+  /** Distance metric. */
+  metric: Metric
+  /** Vectors searchable through the HNSW graph. */
+  indexedVectors: number
+  /** Vectors not yet in the graph (searched exactly until the graph is refreshed). */
+  pendingVectors: number
+  /** Documents in the BM25 index. */
+  textDocs: number
+  /** Distinct terms in the BM25 index. */
+  terms: number
+  /** Bytes on disk. */
+  diskBytes: number
+  /** Checkpoint generation. */
+  generation: number
+  /** SIMD kernels in use (`avx2+fma`, `avx512f`, `neon` or `scalar`). */
+  simd: string
+  /** Opened read-only. */
+  readOnly: boolean
+  /** The configuration. */
+  config: Required<Omit<CollectionOptions, 'dimension'>> & { dimension: number | null }
+}
