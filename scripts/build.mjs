@@ -5,7 +5,7 @@
 // fresh clones, CI runs and later sessions rebuild incrementally.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
+import { cargoEnv } from './env.mjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,11 +15,6 @@ const only = (f) => args.includes(f);
 const doNative = only('--native') || !only('--ts');
 const doTs = only('--ts') || !only('--native');
 
-export function cargoEnv() {
-  const env = { ...process.env };
-  if (!env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.join(os.homedir(), '.cache', 'hektor-target');
-  return env;
-}
 
 function run(cmd, argv, opts = {}) {
   const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: cargoEnv(), ...opts });

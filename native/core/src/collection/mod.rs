@@ -202,6 +202,10 @@ impl Collection {
         let man = Manifest::load(dir)?;
         let fresh = man.is_none();
         let man = man.unwrap_or_else(Manifest::initial);
+        if !read_only {
+            // files of unfinished checkpoints or compactions (a crash) are garbage
+            maintenance::remove_stale_files(dir, &man);
+        }
 
         let (slots, meta) = match &man.slots {
             Some(f) => manifest::load_slots(&dir.join(f))?,
@@ -290,8 +294,6 @@ impl Collection {
                 manifest: man,
                 builder: None,
             });
-            let w = col.writer.lock();
-            maintenance::remove_stale_files(dir, &w.as_ref().unwrap().manifest);
         }
         Ok(col)
     }

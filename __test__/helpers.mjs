@@ -1,0 +1,51 @@
+// Shared test helpers.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A fresh temp directory, removed when the process exits. */
+export function tmpDir(name) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `hektor-${name}-`));
+  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n random unit vectors of dimension dim around `clusters` centres. */
+export function clustered(n, dim, clusters, seed = 1) {
+  const r = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-9))) * Math.cos(2 * Math.PI * r());
+  const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dim }, gauss));
+  return Array.from({ length: n }, () => {
+    const c = centres[Math.floor(r() * clusters)];
+    const v = Float32Array.from(c, (x) => x + 1.2 * gauss());
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  });
+}
+
+/** Asserts that `p` rejects with a HektorError of `code`; returns the error. */
+export async function rejectsWith(assert, p, code) {
+  try {
+    await p;
+  } catch (e) {
+    assert.equal(e.name, 'HektorError', `expected a HektorError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected rejection with ${code}`);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs every test: the engine's Rust tests (cargo test, release profile so the
+// recall and persistence tests run at real speed) and the SDK tests (node --test).
+// Test services (none needed yet by the foundation) are started by the tests' own setup.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cargoEnv } from './env.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const t0 = Date.now();
+
+function step(name, cmd, args) {
+  const s = Date.now();
+  console.log(`\n== ${name}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: cargoEnv() });
+  console.log(`== ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - s) / 1000).toFixed(1)} s`);
+  return r.status === 0;
+}
+
+const only = process.argv[2];
+const results = [];
+if (!only || only === 'rust') {
+  results.push(step('cargo test (engine, adapters)', 'cargo', ['test', '--release', '--workspace', '--exclude', 'hektor-node']));
+}
+if (!only || only === 'js') {
+  const files = readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join('__test__', f));
+  results.push(step('node --test (SDK)', process.execPath, ['--test', '--test-concurrency=1', ...files]));
+}
+console.log(`\nall tests: ${results.every(Boolean) ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+process.exit(results.every(Boolean) ? 0 : 1);
