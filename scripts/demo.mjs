@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The demo: an on-disk database in ./.hektor-demo, loaded with 2,997 Debian package
+// descriptions and their MiniLM embeddings (scripts/demo-data), then hybrid, text and
+// vector searches with timings. Run it twice: the second run reopens the store instead
+// of ingesting.  usage: npm run demo [-- --fresh]
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { open, version } from '../ts/dist/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const data = path.join(root, 'scripts', 'demo-data');
+const dbDir = path.join(root, '.hektor-demo');
+const ms = (t) => `${(performance.now() - t).toFixed(1)} ms`;
+
+/** float16 (IEEE 754 half) -> float32 */
+function halfToFloat(h) {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+function loadSample() {
+  const docs = zlib.gunzipSync(fs.readFileSync(path.join(data, 'packages.jsonl.gz'))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const raw = fs.readFileSync(path.join(data, 'packages.f16'));
+  const halves = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
+  const dim = halves.length / docs.length;
+  return docs.map((d, i) => ({
+    id: d.id,
+    text: `${d.title}\n${d.text}`,
+    vector: Float32Array.from(halves.subarray(i * dim, (i + 1) * dim), halfToFloat),
+    metadata: { package: d.title, words: d.text.split(/\s+/).length, lib: d.id.startsWith('lib') },
+  }));
+}
+
+if (process.argv.includes('--fresh')) fs.rmSync(dbDir, { recursive: true, force: true });
+const v = version();
+console.log(`hektor ${v.sdk} (native ${v.native}, SIMD ${v.simd}); store: ${path.relative(process.cwd(), dbDir) || dbDir}\n`);
+
+let t = performance.now();
+const db = await open(dbDir);
+let col;
+if ((await db.listCollections()).includes('packages')) {
+  col = await db.collection('packages');
+  console.log(`reopened 'packages' (${await col.count()} records) in ${ms(t)}`);
+} else {
+  const recs = loadSample();
+  console.log(`loaded the bundled sample: ${recs.length} Debian package descriptions with 384-d MiniLM vectors (${ms(t)})`);
+  col = await db.createCollection('packages', { dimension: 384, metric: 'cosine' });
+  t = performance.now();
+  await col.upsert(recs);
+  await col.flush();
+  const took = performance.now() - t;
+  console.log(`ingested ${recs.length} records (text -> BM25, vectors -> HNSW, metadata) in ${took.toFixed(0)} ms (${Math.round(recs.length / took * 1000)} records/s)`);
+}
+const st = await col.stats();
+console.log(`collection: ${st.count} records, ${st.indexedVectors} vectors in the HNSW graph, ${st.terms} BM25 terms, ${(st.diskBytes / 1048576).toFixed(1)} MiB on disk\n`);
+
+const queries = JSON.parse(fs.readFileSync(path.join(data, 'queries.json'), 'utf8'));
+const rankOf = (hits, id) => { const r = hits.findIndex((h) => h.id === id); return r < 0 ? '-' : String(r + 1); };
+const fmt = (x) => (x === undefined ? '   -  ' : x.toFixed(3).padStart(6));
+for (const q of queries.slice(0, 4)) {
+  const vector = Float32Array.from(q.vector);
+  t = performance.now();
+  const hits = await col.search({ text: q.text, vector, k: 5 });
+  const took = ms(t);
+  const text = await col.search({ text: q.text, k: 10, select: [] });
+  const vec = await col.search({ vector, k: 10, select: [] });
+  console.log(`"${q.text}"   hybrid search: ${took}`);
+  console.log(`  rank of the right package (${q.relevant[0]}): hybrid ${rankOf(hits, q.relevant[0])}, text only ${rankOf(text, q.relevant[0])}, vector only ${rankOf(vec, q.relevant[0])}`);
+  for (const [i, h] of hits.entries()) {
+    const first = h.text.split('\n')[1]?.slice(0, 60) ?? '';
+    console.log(`  ${i + 1}. ${h.id.padEnd(28)} fused ${h.score.toFixed(4)}  vector ${fmt(h.vectorScore)}  bm25 ${fmt(h.textScore)}  ${first}...`);
+  }
+  console.log();
+}
+
+t = performance.now();
+const filtered = await col.search({ text: 'image viewer', vector: Float32Array.from(queries[3].vector), k: 3, filter: { lib: false, words: { $gte: 60 } } });
+console.log(`filtered hybrid search {lib: false, words >= 60} in ${ms(t)}: ${filtered.map((h) => `${h.id} (${h.metadata.words} words)`).join(', ')}`);
+
+t = performance.now();
+const batch = await col.searchBatch(queries.map((q) => ({ vector: Float32Array.from(q.vector), k: 10 })));
+console.log(`searchBatch of ${batch.length} vector queries in ${ms(t)}`);
+await db.close();
+console.log(`\ndone. Run 'npm run demo' again to reopen the store instead of ingesting, or 'npm run demo -- --fresh' to start over.`);
