@@ -1,1 +1,326 @@
+//! # hektor-adapters-api
+//!
+//! The contract every ingest source of hektor implements: a [`Source`] streams
+//! [`SourceRecord`]s in bounded batches; a [`FieldMapping`] says which fields become the
+//! record's id, text, vector and metadata; an [`AdapterError`] says what broke and where.
+//! This crate depends on neither the engine nor N-API, so each adapter stays a small,
+//! pure-Rust module that can be tested on its own.
+//!
+//! ```
+//! use hektor_adapters_api::{Batch, FieldMapping, Progress, Source, SourceRecord, AdapterError, Position};
+//!
+//! /// A source over an in-memory list of JSON objects.
+//! struct Vecs { rows: Vec<serde_json::Value>, next: usize, mapping: FieldMapping }
+//!
+//! impl Source for Vecs {
+//!     fn name(&self) -> String { "memory".into() }
+//!     fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, AdapterError> {
+//!         if self.next >= self.rows.len() { return Ok(None) }
+//!         let end = (self.next + max).min(self.rows.len());
+//!         let mut batch = Batch::default();
+//!         for (row, v) in self.rows[self.next..end].iter().enumerate() {
+//!             let pos = Position::row(&self.name(), (self.next + row) as u64);
+//!             batch.records.push(self.mapping.apply(v, &pos)?);
+//!         }
+//!         self.next = end;
+//!         Ok(Some(batch))
+//!     }
+//!     fn progress(&self) -> Progress { Progress { rows: self.next as u64, total_rows: Some(self.rows.len() as u64), ..Default::default() } }
+//! }
+//!
+//! let mapping = FieldMapping { id: Some("key".into()), text: vec!["title".into()], ..Default::default() };
+//! let mut src = Vecs { rows: vec![serde_json::json!({"key": 7, "title": "hello"})], next: 0, mapping };
+//! let b = src.next_batch(100)?.unwrap();
+//! assert_eq!(b.records[0].id, "7");
+//! assert_eq!(b.records[0].text.as_deref(), Some("hello"));
+//! # Ok::<(), AdapterError>(())
+//! ```
+#![warn(missing_docs)]
 
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A record produced by a source, ready to be upserted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceRecord {
+    /// The id (mapped, or generated as `<source>:<row>` when no id field is mapped).
+    pub id: String,
+    /// Text, from one field or several joined by a blank line.
+    pub text: Option<String>,
+    /// Vector.
+    pub vector: Option<Vec<f32>>,
+    /// Metadata object.
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A bounded batch of records, with how many input rows it consumed (skipped rows included).
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// The records.
+    pub records: Vec<SourceRecord>,
+    /// Rows skipped in this batch (with `on_error = skip`), with their errors.
+    pub skipped: Vec<AdapterError>,
+}
+
+/// How far a source has read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows read so far.
+    pub rows: u64,
+    /// Input bytes read so far, when the source knows.
+    pub bytes: u64,
+    /// Total rows, when known up front (Parquet metadata, HDF5 shapes, COUNT).
+    pub total_rows: Option<u64>,
+    /// Total bytes, when known (file size).
+    pub total_bytes: Option<u64>,
+}
+
+/// Stable codes of adapter errors (same strings as the engine's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AdapterErrorCode {
+    /// Malformed input.
+    Parse,
+    /// A value has the wrong type for its mapping (e.g. a string where a vector is mapped).
+    InvalidArg,
+    /// A vector has the wrong dimension.
+    DimensionMismatch,
+    /// A server could not be reached.
+    Connect,
+    /// Credentials were refused.
+    Auth,
+    /// A file or server-side object does not exist.
+    NotFound,
+    /// I/O failure.
+    Io,
+    /// Cancelled.
+    Aborted,
+    /// A limit (record size, nesting depth) was exceeded.
+    Limit,
+}
+
+impl AdapterErrorCode {
+    /// The stable `ERR_*` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdapterErrorCode::Parse => "ERR_PARSE",
+            AdapterErrorCode::InvalidArg => "ERR_INVALID_ARG",
+            AdapterErrorCode::DimensionMismatch => "ERR_DIMENSION_MISMATCH",
+            AdapterErrorCode::Connect => "ERR_CONNECT",
+            AdapterErrorCode::Auth => "ERR_AUTH",
+            AdapterErrorCode::NotFound => "ERR_NOT_FOUND",
+            AdapterErrorCode::Io => "ERR_IO",
+            AdapterErrorCode::Aborted => "ERR_ABORTED",
+            AdapterErrorCode::Limit => "ERR_LIMIT",
+        }
+    }
+}
+
+/// Where in a source something happened. Sources never put credentials in `source`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// File path, or redacted server address plus query/collection.
+    pub source: String,
+    /// 0-based row / record / message number.
+    pub row: Option<u64>,
+    /// Byte offset in the input.
+    pub byte: Option<u64>,
+    /// Field name or dotted path.
+    pub field: Option<String>,
+}
+
+impl Position {
+    /// A position at `row` of `source`.
+    pub fn row(source: &str, row: u64) -> Position {
+        Position { source: source.to_string(), row: Some(row), ..Default::default() }
+    }
+    /// The same position, naming `field`.
+    pub fn field(&self, field: &str) -> Position {
+        Position { field: Some(field.to_string()), ..self.clone() }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)?;
+        if let Some(r) = self.row {
+            write!(f, ", row {r}")?;
+        }
+        if let Some(b) = self.byte {
+            write!(f, ", byte {b}")?;
+        }
+        if let Some(x) = &self.field {
+            write!(f, ", field '{x}'")?;
+        }
+        Ok(())
+    }
+}
+
+/// An error of a source: a code, a message and where.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{code:?}: {message} (at {position})")]
+pub struct AdapterError {
+    /// Stable code.
+    pub code: AdapterErrorCode,
+    /// What went wrong.
+    pub message: String,
+    /// Where.
+    pub position: Position,
+}
+
+impl AdapterError {
+    /// A new error.
+    pub fn new(code: AdapterErrorCode, message: impl Into<String>, position: Position) -> Self {
+        AdapterError { code, message: message.into(), position }
+    }
+}
+
+/// A stream of records from one input.
+///
+/// Implementations read lazily and keep memory bounded by the batch size: `next_batch`
+/// reads at most `max` rows. A row that cannot be mapped is an error carrying its
+/// [`Position`]; the caller decides whether to stop or to skip and count it.
+pub trait Source: Send {
+    /// A human-readable name used in errors and progress: a file path or a redacted address.
+    fn name(&self) -> String;
+    /// The next batch of at most `max` records; `None` at the end.
+    fn next_batch(&mut self, max: usize) -> Result<Option<Batch>, AdapterError>;
+    /// How far the source has read.
+    fn progress(&self) -> Progress;
+}
+
+/// Which input fields become the record's id, text, vector and metadata. Field names may
+/// be dotted paths into nested objects (`"author.name"`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldMapping {
+    /// Id field; `None` generates `<source>:<row>` ids (stable across re-ingests of the same input).
+    pub id: Option<String>,
+    /// Text fields, joined with a blank line.
+    pub text: Vec<String>,
+    /// Vector field.
+    pub vector: Option<String>,
+    /// Metadata fields (an empty list keeps no metadata; `["*"]` keeps every unmapped field).
+    pub metadata: Vec<String>,
+}
+
+/// Looks up a dotted path in a JSON value.
+pub fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    if let Some(x) = v.get(path) {
+        return Some(x);
+    }
+    let mut cur = v;
+    for seg in path.split('.') {
+        cur = match cur {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn scalar_to_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl FieldMapping {
+    /// Maps one input row, already converted to a JSON object, into a record.
+    pub fn apply(&self, row: &Value, pos: &Position) -> Result<SourceRecord, AdapterError> {
+        let bad = |code, field: &str, msg: String| AdapterError::new(code, msg, pos.field(field));
+        let id = match &self.id {
+            Some(f) => match lookup(row, f) {
+                Some(v) => scalar_to_string(v).filter(|s| !s.is_empty()).ok_or_else(|| {
+                    bad(AdapterErrorCode::InvalidArg, f, "id must be a non-empty string or a number".into())
+                })?,
+                None => return Err(bad(AdapterErrorCode::InvalidArg, f, format!("missing id field '{f}'"))),
+            },
+            None => format!("{}:{}", pos.source, pos.row.unwrap_or(0)),
+        };
+        let mut parts = Vec::new();
+        for f in &self.text {
+            match lookup(row, f) {
+                None | Some(Value::Null) => {}
+                Some(v) => parts.push(
+                    scalar_to_string(v)
+                        .ok_or_else(|| bad(AdapterErrorCode::InvalidArg, f, "text field must be a string".into()))?,
+                ),
+            }
+        }
+        let text = if parts.is_empty() { None } else { Some(parts.join("\n\n")) };
+        let vector = match &self.vector {
+            None => None,
+            Some(f) => match lookup(row, f) {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .map(|x| x.as_f64().map(|f| f as f32))
+                        .collect::<Option<Vec<f32>>>()
+                        .ok_or_else(|| bad(AdapterErrorCode::InvalidArg, f, "vector must be an array of numbers".into()))?,
+                ),
+                Some(_) => return Err(bad(AdapterErrorCode::InvalidArg, f, "vector must be an array of numbers".into())),
+            },
+        };
+        let metadata = if self.metadata.is_empty() {
+            None
+        } else {
+            let mut m = Map::new();
+            if self.metadata.iter().any(|f| f == "*") {
+                if let Value::Object(o) = row {
+                    let mapped: Vec<&String> = self.id.iter().chain(&self.text).chain(self.vector.iter()).collect();
+                    for (k, v) in o {
+                        if !mapped.contains(&k) {
+                            m.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            for f in self.metadata.iter().filter(|f| *f != "*") {
+                if let Some(v) = lookup(row, f) {
+                    m.insert(f.clone(), v.clone());
+                }
+            }
+            Some(m)
+        };
+        Ok(SourceRecord { id, text, vector, metadata })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mapping_paths_text_vector_metadata() {
+        let m = FieldMapping {
+            id: Some("meta.key".into()),
+            text: vec!["title".into(), "body".into()],
+            vector: Some("emb".into()),
+            metadata: vec!["year".into(), "author.name".into()],
+        };
+        let row = json!({"meta": {"key": 12}, "title": "T", "body": "B", "emb": [1, 2.5], "year": 2020, "author": {"name": "A"}});
+        let r = m.apply(&row, &Position::row("f.csv", 3)).unwrap();
+        assert_eq!(r.id, "12");
+        assert_eq!(r.text.as_deref(), Some("T\n\nB"));
+        assert_eq!(r.vector, Some(vec![1.0, 2.5]));
+        assert_eq!(r.metadata.unwrap()["author.name"], json!("A"));
+    }
+
+    #[test]
+    fn errors_name_the_row_and_field() {
+        let m = FieldMapping { id: Some("id".into()), vector: Some("v".into()), ..Default::default() };
+        let e = m.apply(&json!({"id": "x", "v": "oops"}), &Position::row("a.jsonl", 9)).unwrap_err();
+        assert_eq!(e.code.as_str(), "ERR_INVALID_ARG");
+        assert_eq!(e.position.row, Some(9));
+        assert_eq!(e.position.field.as_deref(), Some("v"));
+        assert!(e.to_string().contains("a.jsonl, row 9, field 'v'"));
+        let e = m.apply(&json!({"v": [1]}), &Position::row("a.jsonl", 1)).unwrap_err();
+        assert!(e.message.contains("missing id"));
+        let gen = FieldMapping::default().apply(&json!({}), &Position::row("a.jsonl", 4)).unwrap();
+        assert_eq!(gen.id, "a.jsonl:4");
+    }
+}
