@@ -14,13 +14,13 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** Runs `fn` with a native cancellation token id bound to `signal` (undefined without one). */
 export async function withCancel<T>(signal: AbortSignal | undefined, fn: (cancelId: number | undefined) => Promise<T>): Promise<T> {
-  if (!signal) return call(fn(undefined))
+  if (!signal) return call(() => fn(undefined))
   throwIfAborted(signal)
   const id = native.cancelTokenCreate()
   const onAbort = (): void => native.cancelTokenCancel(id)
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    return await call(fn(id))
+    return await call(() => fn(id))
   } finally {
     signal.removeEventListener('abort', onAbort)
     native.cancelTokenRelease(id)

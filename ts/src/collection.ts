@@ -166,7 +166,7 @@ export class Collection {
       const { data, lengths } = packVectors(p.vectors.slice(start, end))
       const meta = p.metadata.slice(start, end)
       const metaJson = meta.every((m) => m === null) ? undefined : JSON.stringify(meta)
-      upserted += await call(this.#native.upsert(p.ids.slice(start, end), p.texts.slice(start, end), data, lengths, metaJson))
+      upserted += await call(() => this.#native.upsert(p.ids.slice(start, end), p.texts.slice(start, end), data, lengths, metaJson))
     }
     return { upserted }
   }
@@ -177,7 +177,7 @@ export class Collection {
    */
   async get(ids: string | string[], select: SelectField[] = []): Promise<(StoredRecord | null)[]> {
     const list = normalizeIds(ids, 'get')
-    const raw = JSON.parse(await call(this.#native.get(list, select))) as (RawHit | null)[]
+    const raw = JSON.parse(await call(() => this.#native.get(list, select))) as (RawHit | null)[]
     return raw.map((r) => {
       if (r === null) return null
       const { vector, ...rest } = r
@@ -190,14 +190,14 @@ export class Collection {
     if (isPlainObject(target) && 'filter' in target) {
       const f = filterJson(target.filter as Filter)
       if (f === undefined) throw invalidArg('delete: filter must be an object')
-      return { deleted: await call(this.#native.deleteWhere(f)) }
+      return { deleted: await call(() => this.#native.deleteWhere(f)) }
     }
-    return { deleted: await call(this.#native.delete(normalizeIds(target, 'delete'))) }
+    return { deleted: await call(() => this.#native.delete(normalizeIds(target, 'delete'))) }
   }
 
   /** Number of records, or of those matching `filter`. */
   async count(filter?: Filter): Promise<number> {
-    return call(this.#native.count(filterJson(filter)))
+    return call(() => this.#native.count(filterJson(filter)))
   }
 
   /**
@@ -210,7 +210,7 @@ export class Collection {
   async search(options: SearchOptions): Promise<Hit[]> {
     throwIfAborted(options?.signal)
     const { json, vector } = encodeQuery(options, 'search')
-    const hits = JSON.parse(await call(this.#native.search(json, vector))) as RawHit[]
+    const hits = JSON.parse(await call(() => this.#native.search(json, vector))) as RawHit[]
     throwIfAborted(options.signal)
     return hits.map(reviveHit)
   }
@@ -227,7 +227,7 @@ export class Collection {
 
   /** Counts, sizes and configuration. */
   async stats(): Promise<CollectionStats> {
-    return JSON.parse(await call(this.#native.stats())) as CollectionStats
+    return JSON.parse(await call(() => this.#native.stats())) as CollectionStats
   }
 
   /**
@@ -235,7 +235,7 @@ export class Collection {
    * Writes are durable without it; `close()` does it too.
    */
   async flush(): Promise<void> {
-    await call(this.#native.flush())
+    await call(() => this.#native.flush())
   }
 
   /**

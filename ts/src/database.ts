@@ -41,29 +41,29 @@ export class Database {
     for (const k of Object.keys(options)) {
       if (!CONFIG_KEYS.has(k)) throw invalidArg(`unknown collection option '${k}'`)
     }
-    return new Collection(await call(this.#native.createCollection(name, JSON.stringify(options))))
+    return new Collection(await call(() => this.#native.createCollection(name, JSON.stringify(options))))
   }
 
   /** Opens an existing collection. Rejects with `ERR_NOT_FOUND` if there is none of that name. */
   async collection(name: string): Promise<Collection> {
     if (typeof name !== 'string') throw invalidArg('collection name must be a string')
-    return new Collection(await call(this.#native.collection(name)))
+    return new Collection(await call(() => this.#native.collection(name)))
   }
 
   /** Names of the collections, sorted. */
   async listCollections(): Promise<string[]> {
-    return call(this.#native.listCollections())
+    return call(() => this.#native.listCollections())
   }
 
   /** Deletes a collection and its files. Resolves to false if it did not exist. */
   async dropCollection(name: string): Promise<boolean> {
     if (typeof name !== 'string') throw invalidArg('collection name must be a string')
-    return call(this.#native.dropCollection(name))
+    return call(() => this.#native.dropCollection(name))
   }
 
   /** Writes a checkpoint of every open collection and releases the writer lock. Idempotent. */
   async close(): Promise<void> {
-    await call(this.#native.close())
+    await call(() => this.#native.close())
   }
 }
 
@@ -78,5 +78,5 @@ export class Database {
  */
 export async function open(path: string, options: OpenOptions = {}): Promise<Database> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArg('open: path must be a non-empty string')
-  return new Database(await call(native.openDatabase(path, options.readOnly === true)))
+  return new Database(await call(() => native.openDatabase(path, options.readOnly === true)))
 }

@@ -102,12 +102,13 @@ export function fromNative(err: unknown): HektorError {
 }
 
 /**
- * Awaits a native call, converting its rejection into a {@link HektorError}.
+ * Runs a native call, converting its synchronous throw (argument checks) or its
+ * rejection into a {@link HektorError}.
  * @internal
  */
-export async function call<T>(p: Promise<T>): Promise<T> {
+export async function call<T>(f: () => Promise<T>): Promise<T> {
   try {
-    return await p
+    return await f()
   } catch (e) {
     throw fromNative(e)
   }

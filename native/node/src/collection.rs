@@ -3,8 +3,9 @@
 //! metadata and queries as JSON); results go back as JSON strings, parsed in JS.
 
 use crate::cancel;
-use crate::error::{invalid, to_js, JsResult};
-use crate::run::{blocking, parse_json};
+use crate::error::{invalid, to_js};
+use crate::run::{job, parse_json, Job};
+use napi::bindgen_prelude::AsyncTask;
 use hektor_core::store::record::Parts;
 use hektor_core::{Collection, Filter, Record, SearchQuery};
 use napi::bindgen_prelude::{Float32Array, Int32Array};
@@ -25,7 +26,7 @@ impl NativeCollection {
 }
 
 /// Splits a concatenated vector buffer by per-item lengths (-1 = no vector).
-fn split_vectors(data: &[f32], lengths: &[i32], n: usize) -> JsResult<Vec<Option<Vec<f32>>>> {
+fn split_vectors(data: &[f32], lengths: &[i32], n: usize) -> napi::Result<Vec<Option<Vec<f32>>>> {
     if lengths.len() != n {
         return Err(invalid("internal: vector lengths do not match the batch"));
     }
@@ -73,15 +74,15 @@ impl NativeCollection {
     }
 
     /// Inserts or replaces a batch (atomically). Returns the number written.
-    #[napi]
-    pub async fn upsert(
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn upsert(
         &self,
         ids: Vec<String>,
         texts: Vec<Option<String>>,
         vector_data: Float32Array,
         vector_lengths: Int32Array,
         metadata_json: Option<String>,
-    ) -> napi::Result<u32> {
+    ) -> napi::Result<AsyncTask<Job<u32>>> {
         let n = ids.len();
         if texts.len() != n {
             return Err(invalid("internal: texts do not match the batch"));
@@ -102,15 +103,15 @@ impl NativeCollection {
             .map(|(((id, text), vector), m)| Record { id, text, vector, metadata: if m.is_null() { None } else { Some(m) } })
             .collect();
         let col = self.inner.clone();
-        blocking(move || col.upsert(records)).await.map(|n| n as u32)
+        Ok(job(move || col.upsert(records).map(|n| n as u32)))
     }
 
     /// Records by id as a JSON array (`null` for unknown ids).
-    #[napi]
-    pub async fn get(&self, ids: Vec<String>, select: Vec<String>) -> napi::Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn get(&self, ids: Vec<String>, select: Vec<String>) -> AsyncTask<Job<String>> {
         let col = self.inner.clone();
         let p = parts(&select);
-        blocking(move || {
+        job(move || {
             let recs = col.get(&ids, p)?;
             let out: Vec<Value> = recs
                 .into_iter()
@@ -134,49 +135,48 @@ impl NativeCollection {
                 .collect();
             Ok(serde_json::to_string(&out).unwrap())
         })
-        .await
     }
 
     /// Deletes by ids; returns how many existed.
-    #[napi]
-    pub async fn delete(&self, ids: Vec<String>) -> napi::Result<u32> {
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn delete(&self, ids: Vec<String>) -> AsyncTask<Job<u32>> {
         let col = self.inner.clone();
-        blocking(move || col.delete(&ids)).await.map(|n| n as u32)
+        job(move || col.delete(&ids).map(|n| n as u32))
     }
 
     /// Deletes every record matching a JSON filter.
-    #[napi]
-    pub async fn delete_where(&self, filter_json: String) -> napi::Result<u32> {
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn delete_where(&self, filter_json: String) -> napi::Result<AsyncTask<Job<u32>>> {
         let f = parse_filter(Some(filter_json))?.unwrap_or_default();
         let col = self.inner.clone();
-        blocking(move || col.delete_where(&f)).await.map(|n| n as u32)
+        Ok(job(move || col.delete_where(&f).map(|n| n as u32)))
     }
 
     /// Counts live records, optionally matching a JSON filter.
-    #[napi]
-    pub async fn count(&self, filter_json: Option<String>) -> napi::Result<u32> {
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn count(&self, filter_json: Option<String>) -> napi::Result<AsyncTask<Job<u32>>> {
         let f = parse_filter(filter_json)?;
         let col = self.inner.clone();
-        blocking(move || col.count(f.as_ref())).await.map(|n| n as u32)
+        Ok(job(move || col.count(f.as_ref()).map(|n| n as u32)))
     }
 
     /// Runs a query (JSON options + optional vector); returns hits as JSON.
-    #[napi]
-    pub async fn search(&self, query_json: String, vector: Option<Float32Array>) -> napi::Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn search(&self, query_json: String, vector: Option<Float32Array>) -> napi::Result<AsyncTask<Job<String>>> {
         let q = SearchQuery::from_json(&parse_json("search options", &query_json)?, vector.map(|v| v.to_vec())).map_err(to_js)?;
         let col = self.inner.clone();
-        blocking(move || Ok(serde_json::to_string(&col.search(&q)?).unwrap())).await
+        Ok(job(move || Ok(serde_json::to_string(&col.search(&q)?).unwrap())))
     }
 
     /// Runs many queries in parallel; `queries_json` is a JSON array, vectors are packed.
-    #[napi]
-    pub async fn search_batch(
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn search_batch(
         &self,
         queries_json: String,
         vector_data: Float32Array,
         vector_lengths: Int32Array,
         cancel_id: Option<u32>,
-    ) -> napi::Result<String> {
+    ) -> napi::Result<AsyncTask<Job<String>>> {
         let qs = match parse_json("queries", &queries_json)? {
             Value::Array(a) => a,
             _ => return Err(invalid("queries must be an array")),
@@ -187,31 +187,31 @@ impl NativeCollection {
             .zip(vectors)
             .enumerate()
             .map(|(i, (q, v))| SearchQuery::from_json(q, v).map_err(|e| to_js(e.context(format!("query {i}")))))
-            .collect::<JsResult<Vec<_>>>()?;
+            .collect::<napi::Result<Vec<_>>>()?;
         let cancel = cancel::get(cancel_id);
         let col = self.inner.clone();
-        blocking(move || Ok(serde_json::to_string(&col.search_batch(&queries, &cancel)?).unwrap())).await
+        Ok(job(move || Ok(serde_json::to_string(&col.search_batch(&queries, &cancel)?).unwrap())))
     }
 
     /// Counts, sizes and configuration as JSON.
-    #[napi]
-    pub async fn stats(&self) -> napi::Result<String> {
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn stats(&self) -> AsyncTask<Job<String>> {
         let col = self.inner.clone();
-        blocking(move || Ok(serde_json::to_string(&col.stats()?).unwrap())).await
+        job(move || Ok(serde_json::to_string(&col.stats()?).unwrap()))
     }
 
     /// Writes a checkpoint.
-    #[napi]
-    pub async fn flush(&self) -> napi::Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush(&self) -> AsyncTask<Job<()>> {
         let col = self.inner.clone();
-        blocking(move || col.flush()).await
+        job(move || col.flush())
     }
 
     /// Rewrites the collection without deleted records.
-    #[napi]
-    pub async fn compact(&self, cancel_id: Option<u32>) -> napi::Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn compact(&self, cancel_id: Option<u32>) -> AsyncTask<Job<()>> {
         let col = self.inner.clone();
         let cancel = cancel::get(cancel_id);
-        blocking(move || col.compact(&cancel)).await
+        job(move || col.compact(&cancel))
     }
 }

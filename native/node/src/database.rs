@@ -1,7 +1,8 @@
 //! `NativeDatabase`: a handle on a database directory.
 
 use crate::collection::NativeCollection;
-use crate::run::{blocking, parse_json};
+use crate::run::{job, parse_json, Job};
+use napi::bindgen_prelude::AsyncTask;
 use hektor_core::{CollectionConfig, Database, OpenOptionsDb};
 use napi_derive::napi;
 use std::path::PathBuf;
@@ -14,49 +15,47 @@ pub struct NativeDatabase {
 }
 
 /// Opens (creating if needed unless `readOnly`) the database at `path`.
-#[napi]
-pub async fn open_database(path: String, read_only: bool) -> napi::Result<NativeDatabase> {
-    let db = blocking(move || Database::open(&PathBuf::from(path), OpenOptionsDb { read_only })).await?;
-    Ok(NativeDatabase { inner: Arc::new(db) })
+#[napi(ts_return_type = "Promise<NativeDatabase>")]
+pub fn open_database(path: String, read_only: bool) -> AsyncTask<Job<NativeDatabase>> {
+    job(move || Ok(NativeDatabase { inner: Arc::new(Database::open(&PathBuf::from(path), OpenOptionsDb { read_only })?) }))
 }
 
 #[napi]
 impl NativeDatabase {
     /// Creates a collection from JSON options.
-    #[napi]
-    pub async fn create_collection(&self, name: String, config_json: String) -> napi::Result<NativeCollection> {
+    #[napi(ts_return_type = "Promise<NativeCollection>")]
+    pub fn create_collection(&self, name: String, config_json: String) -> napi::Result<AsyncTask<Job<NativeCollection>>> {
         let cfg = CollectionConfig::from_json(&parse_json("collection options", &config_json)?).map_err(crate::error::to_js)?;
         let db = self.inner.clone();
-        let c = blocking(move || db.create_collection(&name, cfg)).await?;
-        Ok(NativeCollection::new(c))
+        Ok(job(move || Ok(NativeCollection::new(db.create_collection(&name, cfg)?))))
     }
 
     /// Opens an existing collection.
-    #[napi]
-    pub async fn collection(&self, name: String) -> napi::Result<NativeCollection> {
+    #[napi(ts_return_type = "Promise<NativeCollection>")]
+    pub fn collection(&self, name: String) -> AsyncTask<Job<NativeCollection>> {
         let db = self.inner.clone();
-        Ok(NativeCollection::new(blocking(move || db.collection(&name)).await?))
+        job(move || Ok(NativeCollection::new(db.collection(&name)?)))
     }
 
     /// Collection names.
-    #[napi]
-    pub async fn list_collections(&self) -> napi::Result<Vec<String>> {
+    #[napi(ts_return_type = "Promise<Array<string>>")]
+    pub fn list_collections(&self) -> AsyncTask<Job<Vec<String>>> {
         let db = self.inner.clone();
-        blocking(move || db.list_collections()).await
+        job(move || db.list_collections())
     }
 
     /// Deletes a collection; false if it did not exist.
-    #[napi]
-    pub async fn drop_collection(&self, name: String) -> napi::Result<bool> {
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn drop_collection(&self, name: String) -> AsyncTask<Job<bool>> {
         let db = self.inner.clone();
-        blocking(move || db.drop_collection(&name)).await
+        job(move || db.drop_collection(&name))
     }
 
     /// Checkpoints and closes every collection, releases the writer lock.
-    #[napi]
-    pub async fn close(&self) -> napi::Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<Job<()>> {
         let db = self.inner.clone();
-        blocking(move || db.close()).await
+        job(move || db.close())
     }
 
     /// The directory.

@@ -7,18 +7,13 @@
 use hektor_core::{Error, ErrorCode};
 use napi::Status;
 
-/// napi error carrying an engine error.
-pub type JsError = napi::Error;
-/// Result of every export.
-pub type JsResult<T> = std::result::Result<T, JsError>;
-
 /// Prefix of a structured message; the SDK strips it.
 pub const MARKER: &str = "\u{1}hektor:";
 
 /// Converts an engine error. napi-rs only rejects promises with its own status
 /// codes, so the stable `ERR_*` code travels in the JSON body with the message,
 /// location and causes; the SDK rebuilds a `HektorError` from it.
-pub fn to_js(e: Error) -> JsError {
+pub fn to_js(e: Error) -> napi::Error {
     let body = serde_json::json!({
         "code": e.code().as_str(),
         "message": e.message(),
@@ -28,12 +23,12 @@ pub fn to_js(e: Error) -> JsError {
     napi::Error::new(Status::GenericFailure, format!("{MARKER}{body}"))
 }
 /// An `ERR_INVALID_ARG` from the binding itself.
-pub fn invalid(msg: impl Into<String>) -> JsError {
+pub fn invalid(msg: impl Into<String>) -> napi::Error {
     to_js(Error::new(ErrorCode::InvalidArg, msg))
 }
 
 /// Turns a caught panic payload into `ERR_INTERNAL`.
-pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> JsError {
+pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> napi::Error {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

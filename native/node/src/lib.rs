@@ -22,7 +22,7 @@ pub fn native_info() -> String {
 }
 
 /// Test hook: panics inside a native call, to prove a panic becomes `ERR_INTERNAL`.
-#[napi]
-pub async fn debug_panic(message: String) -> napi::Result<()> {
-    run::blocking(move || -> hektor_core::Result<()> { panic!("{message}") }).await
+#[napi(ts_return_type = "Promise<void>")]
+pub fn debug_panic(message: String) -> napi::bindgen_prelude::AsyncTask<run::Job<()>> {
+    run::job(move || -> hektor_core::Result<()> { panic!("{message}") })
 }

@@ -1,0 +1,71 @@
+//! Engine-only ANN benchmark (no N-API): builds a collection from TEXMEX files
+//! (`base.fvecs`, `query.fvecs`, `gt.ivecs`, as written by the shared `gen_dataset.py`)
+//! and sweeps `ef`, printing recall@10 and single-thread QPS.
+//!
+//! `cargo run --release --example ann -- DATA_DIR [WORK_DIR]`
+//! With an existing WORK_DIR/db it reopens instead of building.
+
+use hektor_core::{CollectionConfig, Database, OpenOptionsDb, Record, SearchQuery, Select};
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn read_vecs(path: &PathBuf) -> (Vec<f32>, usize) {
+    let buf = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let d = i32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
+    let row = 4 * (d + 1);
+    let n = buf.len() / row;
+    let mut out = Vec::with_capacity(n * d);
+    for i in 0..n {
+        for j in 0..d {
+            let o = i * row + 4 + 4 * j;
+            out.push(f32::from_le_bytes(buf[o..o + 4].try_into().unwrap()));
+        }
+    }
+    (out, d)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let data = PathBuf::from(args.get(1).expect("usage: ann DATA_DIR [WORK_DIR]"));
+    let work = PathBuf::from(args.get(2).cloned().unwrap_or_else(|| std::env::temp_dir().join("hektor-ann").display().to_string()));
+    let (base, dim) = read_vecs(&data.join("base.fvecs"));
+    let (queries, _) = read_vecs(&data.join("query.fvecs"));
+    let (gt_raw, gtk) = read_vecs(&data.join("gt.ivecs"));
+    let gt: Vec<i32> = gt_raw.iter().map(|x| x.to_bits() as i32).collect();
+    let n = base.len() / dim;
+    let nq = queries.len() / dim;
+    let dbdir = work.join("db");
+    let fresh = !dbdir.join("bench").exists();
+    let db = Database::open(&dbdir, OpenOptionsDb::default()).unwrap();
+    let col = if fresh {
+        let col = db.create_collection("bench", CollectionConfig { dimension: Some(dim), ..Default::default() }).unwrap();
+        let t = Instant::now();
+        for s in (0..n).step_by(10_000) {
+            let recs = (s..(s + 10_000).min(n))
+                .map(|i| Record { id: i.to_string(), vector: Some(base[i * dim..(i + 1) * dim].to_vec()), ..Default::default() })
+                .collect();
+            col.upsert(recs).unwrap();
+        }
+        col.flush().unwrap();
+        println!("build: {n} x {dim} in {:.1} s", t.elapsed().as_secs_f64());
+        col
+    } else {
+        let t = Instant::now();
+        let c = db.collection("bench").unwrap();
+        println!("reopen: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        c
+    };
+    let none = Select { text: false, metadata: false, vector: false };
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128] {
+        let t = Instant::now();
+        let mut hit = 0;
+        for qi in 0..nq {
+            let q = SearchQuery { vector: Some(queries[qi * dim..(qi + 1) * dim].to_vec()), k: 10, ef: Some(ef), select: none, ..Default::default() };
+            let res = col.search(&q).unwrap();
+            let g = &gt[qi * gtk..qi * gtk + 10];
+            hit += res.iter().filter(|h| g.contains(&h.id.parse::<i32>().unwrap())).count();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!("ef={ef:4} recall@10={:.4} qps={:.0}", hit as f64 / (nq * 10) as f64, nq as f64 / secs);
+    }
+}
