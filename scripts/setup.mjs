@@ -24,6 +24,8 @@ function hasTools() {
 
 if (!hasTools()) {
   console.error('setup: installing npm dev dependencies');
-  run(npm, [existsSync(path.join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: npm leaves the other platforms' optional packages of
+  // @napi-rs/cli's dependencies out of the lock file, which `npm ci` then rejects.
+  run(npm, ['install', '--no-audit', '--no-fund']);
 }
 run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]);

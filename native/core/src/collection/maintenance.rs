@@ -138,6 +138,7 @@ impl Collection {
         m.next_seq = w.next_seq;
         fsutil::sync_dir(&self.dir)?;
         m.store(&self.dir)?;
+        self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
         w.manifest = m;
         w.dirty = false;
         remove_stale_files(&self.dir, &w.manifest);
@@ -262,6 +263,7 @@ impl Collection {
             *st = State { live: slots.len(), slots, meta, ids, bm25, graph, vectors, log: Some(reader) };
         }
         w.log = log;
+        self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
         w.manifest = m;
         w.next_seq = seq;
         w.builder = builder;

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// File holding a collection's name and configuration.
@@ -145,6 +145,8 @@ pub struct Collection {
     analyzer: Arc<Analyzer>,
     pub(crate) state: RwLock<State>,
     pub(crate) writer: Mutex<Option<Writer>>,
+    /// Generation of the checkpoint the state is based on (for `stats`).
+    pub(crate) generation: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -190,7 +192,23 @@ impl Collection {
     }
 
     /// Opens an existing collection directory.
+    ///
+    /// A read-only open racing with the writer's checkpoint can find a file of the
+    /// generation it read gone; it then retries with the new manifest.
     pub fn open(dir: &Path, read_only: bool) -> Result<Collection> {
+        let mut attempt = 0;
+        loop {
+            match Self::open_once(dir, read_only) {
+                Err(e) if read_only && e.code() == ErrorCode::Io && attempt < 5 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path, read_only: bool) -> Result<Collection> {
         let cfile = dir.join(COLLECTION_FILE);
         if !cfile.exists() {
             return Err(Error::new(ErrorCode::NotFound, format!("no collection at {}", dir.display())));
@@ -272,6 +290,7 @@ impl Collection {
                 log: reader_log,
             }),
             writer: Mutex::new(None),
+            generation: AtomicU64::new(man.gen),
             closed: AtomicBool::new(false),
         };
         // replay the log after the checkpoint
@@ -648,7 +667,7 @@ impl Collection {
         self.check_open()?;
         let config = self.config();
         let st = self.state.read();
-        let generation = self.writer.try_lock().and_then(|w| w.as_ref().map(|w| w.manifest.gen)).unwrap_or(0);
+        let generation = self.generation.load(Ordering::Relaxed);
         let graph_n = st.graph.len() as usize;
         let pending = st.slots[graph_n.min(st.slots.len())..].iter().filter(|s| s.alive() && s.has_vector()).count();
         Ok(Stats {
