@@ -8,7 +8,7 @@ use crate::store::fsutil;
 use crate::store::record::{Parts, Reader};
 use crate::store::{self, FrameKind, RecordLog};
 use crate::text::Bm25Index;
-use crate::vector::{HnswBuilder, VectorStore};
+use crate::vector::{FrozenGraph, HnswBuilder, VectorStore};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -106,38 +106,18 @@ impl Collection {
                 w.graph_saved = false;
             }
             if !w.graph_saved {
-                let gname = format!("graph-{gen}.bin");
-                self.state.read().graph.save(&self.dir.join(&gname))?;
-                m.graph = Some(gname);
-                if b.is_empty() {
-                    m.hnsw = None;
-                } else {
-                    let hname = format!("hnsw-{gen}");
-                    b.dump(&self.dir, &hname)?;
-                    m.hnsw = Some(hname);
-                }
+                write_graph(&self.dir, &mut m, &self.state.read().graph, b)?;
                 w.graph_saved = true;
             }
         }
         m.hnsw_watermark = w.watermark;
         {
             let st = self.state.read();
-            if let Some(vs) = &st.vectors {
-                vs.flush()?;
-                m.vectors = vs.path().file_name().map(|f| f.to_string_lossy().into_owned());
-            }
-            let sname = format!("slots-{gen}.bin");
-            manifest::save_slots(&self.dir.join(&sname), &st.slots, &st.meta)?;
-            m.slots = Some(sname);
-            m.n_slots = st.slots.len() as u64;
-            let bname = format!("bm25-{gen}.bin");
-            st.bm25.save(&self.dir.join(&bname))?;
-            m.bm25 = Some(bname);
+            write_tables(&self.dir, &mut m, &st.slots, &st.meta, &st.bm25, st.vectors.as_deref())?;
         }
         m.log_offset = w.log.end();
         m.next_seq = w.next_seq;
-        fsutil::sync_dir(&self.dir)?;
-        m.store(&self.dir)?;
+        publish(&self.dir, &m)?;
         self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
         w.manifest = m;
         w.dirty = false;
@@ -231,31 +211,15 @@ impl Collection {
         let graph = Arc::new(builder.as_ref().map(|b| b.export()).unwrap_or_else(crate::vector::FrozenGraph::empty));
         // write the new checkpoint
         let mut m = Manifest { format_version: manifest::FORMAT_VERSION, gen, log: log_name.clone(), ..Default::default() };
-        if let Some(vs) = &vectors {
-            vs.flush()?;
-            m.vectors = Some(vname);
-        }
-        let gname = format!("graph-{gen}.bin");
-        graph.save(&dir.join(&gname))?;
-        m.graph = Some(gname);
-        if let Some(b) = builder.as_ref().filter(|b| !b.is_empty()) {
-            let hname = format!("hnsw-{gen}");
-            b.dump(&dir, &hname)?;
-            m.hnsw = Some(hname);
+        if let Some(b) = &builder {
+            write_graph(&dir, &mut m, &graph, b)?;
         }
         m.hnsw_watermark = n;
-        let sname = format!("slots-{gen}.bin");
-        manifest::save_slots(&dir.join(&sname), &slots, &meta)?;
-        m.slots = Some(sname);
-        m.n_slots = n as u64;
-        let bname = format!("bm25-{gen}.bin");
-        bm25.save(&dir.join(&bname))?;
-        m.bm25 = Some(bname);
+        write_tables(&dir, &mut m, &slots, &meta, &bm25, vectors.as_deref())?;
         m.log_offset = log.end();
         m.next_seq = seq;
         cancel.check()?;
-        fsutil::sync_dir(&dir)?;
-        m.store(&dir)?;
+        publish(&dir, &m)?;
         // swap
         let reader = Arc::new(RecordLog::open(&dir.join(&log_name), false)?);
         {
@@ -273,6 +237,50 @@ impl Collection {
         remove_stale_files(&dir, &w.manifest);
         Ok(())
     }
+}
+
+/// Writes the frozen graph and hnsw_rs's dump for generation `m.gen`; names them in `m`.
+fn write_graph(dir: &Path, m: &mut Manifest, graph: &FrozenGraph, builder: &HnswBuilder) -> Result<()> {
+    let gname = format!("graph-{}.bin", m.gen);
+    graph.save(&dir.join(&gname))?;
+    m.graph = Some(gname);
+    m.hnsw = None;
+    if !builder.is_empty() {
+        let hname = format!("hnsw-{}", m.gen);
+        builder.dump(dir, &hname)?;
+        m.hnsw = Some(hname);
+    }
+    Ok(())
+}
+
+/// Flushes the vector file and writes the slot table and BM25 index for generation
+/// `m.gen`; names them in `m`.
+fn write_tables(
+    dir: &Path,
+    m: &mut Manifest,
+    slots: &[SlotInfo],
+    meta: &[Option<serde_json::Value>],
+    bm25: &Bm25Index,
+    vectors: Option<&VectorStore>,
+) -> Result<()> {
+    if let Some(vs) = vectors {
+        vs.flush()?;
+        m.vectors = vs.path().file_name().map(|f| f.to_string_lossy().into_owned());
+    }
+    let sname = format!("slots-{}.bin", m.gen);
+    manifest::save_slots(&dir.join(&sname), slots, meta)?;
+    m.slots = Some(sname);
+    m.n_slots = slots.len() as u64;
+    let bname = format!("bm25-{}.bin", m.gen);
+    bm25.save(&dir.join(&bname))?;
+    m.bm25 = Some(bname);
+    Ok(())
+}
+
+/// Makes a checkpoint visible: syncs the directory (new files) and replaces the manifest.
+fn publish(dir: &Path, m: &Manifest) -> Result<()> {
+    fsutil::sync_dir(dir)?;
+    m.store(dir)
 }
 
 /// Deletes files of earlier generations (and temp files) that `m` does not reference.
