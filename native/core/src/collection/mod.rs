@@ -244,6 +244,9 @@ impl Collection {
         if slots.len() as u64 != man.n_slots {
             return Err(Error::corrupt(&dir.join(manifest::MANIFEST), "slot count differs from the slot table"));
         }
+        if graph.len() as usize > slots.len() {
+            return Err(Error::corrupt(&dir.join(man.graph.as_deref().unwrap_or("graph")), "graph covers more slots than the slot table"));
+        }
         let cap = vectors.as_ref().map_or(0, |v| v.capacity());
         if let Some(last) = slots.iter().rposition(|s| s.has_vector()) {
             if last >= cap {
