@@ -20,7 +20,7 @@
 //!         let mut batch = Batch::default();
 //!         for (row, v) in self.rows[self.next..end].iter().enumerate() {
 //!             let pos = Position::row(&self.name(), (self.next + row) as u64);
-//!             batch.records.push(self.mapping.apply(v, &pos)?);
+//!             batch.rows.push(self.mapping.apply(v, &pos));
 //!         }
 //!         self.next = end;
 //!         Ok(Some(batch))
@@ -31,8 +31,9 @@
 //! let mapping = FieldMapping { id: Some("key".into()), text: vec!["title".into()], ..Default::default() };
 //! let mut src = Vecs { rows: vec![serde_json::json!({"key": 7, "title": "hello"})], next: 0, mapping };
 //! let b = src.next_batch(100)?.unwrap();
-//! assert_eq!(b.records[0].id, "7");
-//! assert_eq!(b.records[0].text.as_deref(), Some("hello"));
+//! let rec = b.rows[0].as_ref().unwrap();
+//! assert_eq!(rec.id, "7");
+//! assert_eq!(rec.text.as_deref(), Some("hello"));
 //! # Ok::<(), AdapterError>(())
 //! ```
 #![warn(missing_docs)]
@@ -53,13 +54,25 @@ pub struct SourceRecord {
     pub metadata: Option<Map<String, Value>>,
 }
 
-/// A bounded batch of records, with how many input rows it consumed (skipped rows included).
+/// A bounded batch of rows. A row that could not be read or mapped is an `Err` carrying
+/// its position; the ingest driver stops on it or, with `onError: 'skip'`, counts it and
+/// goes on. Errors that end the stream (I/O, lost connection, a truncated file) are
+/// returned by [`Source::next_batch`] itself instead.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
-    /// The records.
-    pub records: Vec<SourceRecord>,
-    /// Rows skipped in this batch (with `on_error = skip`), with their errors.
-    pub skipped: Vec<AdapterError>,
+    /// The rows, in input order.
+    pub rows: Vec<Result<SourceRecord, AdapterError>>,
+}
+
+impl Batch {
+    /// Number of rows (records and row errors).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    /// True when the batch holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 /// How far a source has read.
@@ -202,6 +215,71 @@ pub struct FieldMapping {
     pub metadata: Vec<String>,
 }
 
+/// What the SDK asks for: a kind (`"csv"`, `"postgres"`, ...), where (a file path or a
+/// connection URL), format options and the field mapping.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceSpec {
+    /// Source kind.
+    pub kind: String,
+    /// File path, or connection URL/URI (may hold credentials: never print it, use [`redact_url`]).
+    pub location: String,
+    /// Format-specific options (a JSON object; each adapter rejects unknown keys).
+    pub options: Value,
+    /// Field mapping.
+    pub mapping: FieldMapping,
+}
+
+impl SourceSpec {
+    /// Parses the adapter's options into `T` (`ERR_INVALID_ARG` naming the bad key).
+    pub fn options<T: serde::de::DeserializeOwned>(&self) -> Result<T, AdapterError> {
+        let v = if self.options.is_null() { Value::Object(Map::new()) } else { self.options.clone() };
+        serde_json::from_value(v).map_err(|e| {
+            AdapterError::new(AdapterErrorCode::InvalidArg, format!("invalid {} options: {e}", self.kind), Position { source: self.display_location(), ..Default::default() })
+        })
+    }
+    /// The location with any password or secret removed, for messages.
+    pub fn display_location(&self) -> String {
+        redact_url(&self.location)
+    }
+}
+
+/// Removes credentials from a connection string: the password of `scheme://user:pass@host`
+/// (user kept), and `password=...` style parameters. Plain paths are returned unchanged.
+pub fn redact_url(s: &str) -> String {
+    let mut out = s.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let rest = &out[rest_start..];
+        let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..auth_end].rfind('@') {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let redacted = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            out = format!("{}{}{}", &out[..rest_start], redacted, &rest[at..]);
+        }
+    }
+    // key=value parameters (query strings, libpq "key=value" strings)
+    let mut result = String::with_capacity(out.len());
+    let lower = out.to_ascii_lowercase();
+    let mut i = 0;
+    let keys = ["password=", "pass=", "pwd=", "secret=", "token=", "apikey=", "api_key=", "sslpassword="];
+    while i < out.len() {
+        if let Some(k) = keys.iter().find(|k| lower[i..].starts_with(*k) && (i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric())) {
+            result.push_str(&out[i..i + k.len()]);
+            result.push_str("***");
+            i += k.len();
+            while i < out.len() && !matches!(out.as_bytes()[i], b'&' | b' ' | b';') {
+                i += 1;
+            }
+        } else {
+            let ch = out[i..].chars().next().unwrap();
+            result.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    result
+}
+
 /// Looks up a dotted path in a JSON value.
 pub fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     if let Some(x) = v.get(path) {
@@ -230,6 +308,13 @@ fn scalar_to_string(v: &Value) -> Option<String> {
 impl FieldMapping {
     /// Maps one input row, already converted to a JSON object, into a record.
     pub fn apply(&self, row: &Value, pos: &Position) -> Result<SourceRecord, AdapterError> {
+        self.apply_with(row, None, pos)
+    }
+
+    /// Like [`apply`](Self::apply), for sources that decode the mapped vector column
+    /// natively (Arrow, Parquet, HDF5, pgvector): `vector`, when given, is used instead of
+    /// looking the vector field up in `row` (which then need not contain it).
+    pub fn apply_with(&self, row: &Value, vector: Option<Vec<f32>>, pos: &Position) -> Result<SourceRecord, AdapterError> {
         let bad = |code, field: &str, msg: String| AdapterError::new(code, msg, pos.field(field));
         let id = match &self.id {
             Some(f) => match lookup(row, f) {
@@ -251,9 +336,10 @@ impl FieldMapping {
             }
         }
         let text = if parts.is_empty() { None } else { Some(parts.join("\n\n")) };
-        let vector = match &self.vector {
-            None => None,
-            Some(f) => match lookup(row, f) {
+        let vector = match (&self.vector, vector) {
+            (_, Some(v)) => Some(v),
+            (None, None) => None,
+            (Some(f), None) => match lookup(row, f) {
                 None | Some(Value::Null) => None,
                 Some(Value::Array(a)) => Some(
                     a.iter()
@@ -308,6 +394,17 @@ mod tests {
         assert_eq!(r.text.as_deref(), Some("T\n\nB"));
         assert_eq!(r.vector, Some(vec![1.0, 2.5]));
         assert_eq!(r.metadata.unwrap()["author.name"], json!("A"));
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("postgres://bob:s3cret@db:5432/x?sslmode=require"), "postgres://bob:***@db:5432/x?sslmode=require");
+        assert_eq!(redact_url("mongodb://u:p%40ss@h1,h2/db?authSource=admin"), "mongodb://u:***@h1,h2/db?authSource=admin");
+        assert_eq!(redact_url("redis://:pw@localhost:6379/0"), "redis://:***@localhost:6379/0");
+        assert_eq!(redact_url("host=db user=bob password=s3cret dbname=x"), "host=db user=bob password=*** dbname=x");
+        assert_eq!(redact_url("https://h/x?api_key=abc&q=1"), "https://h/x?api_key=***&q=1");
+        assert_eq!(redact_url("/data/file.csv"), "/data/file.csv");
+        assert!(!redact_url("rediss://default:topsecret@h").contains("topsecret"));
     }
 
     #[test]
