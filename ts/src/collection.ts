@@ -5,6 +5,7 @@
 import { throwIfAborted, withCancel } from './abort'
 import { call, HektorError, invalidArg } from './errors'
 import type { NativeCollection } from './native'
+import { Source, type IngestOptions, type IngestProgress, type IngestReport } from './sources'
 import type {
   CollectionStats,
   DeleteResult,
@@ -223,6 +224,38 @@ export class Collection {
     const json = `[${enc.map((e) => e.json).join(',')}]`
     const out = await withCancel(options.signal, (id) => this.#native.searchBatch(json, data, lengths, id))
     return (JSON.parse(out) as RawHit[][]).map((l) => l.map(reviveHit))
+  }
+
+  /**
+   * Streams a source into the collection in atomic batches (parsing, conversion and
+   * indexing all happen in Rust, off the JavaScript thread). A bad row rejects with
+   * `ERR_PARSE` / `ERR_INVALID_ARG` / `ERR_DIMENSION_MISMATCH` naming the source, row and
+   * field, unless `onError: 'skip'`, which counts and reports it instead. Batches written
+   * before an error or an abort are kept.
+   * @example
+   * ```ts
+   * const report = await col.ingest(sources.csv('docs.csv', { id: 'id', text: ['title', 'body'], metadata: ['year'] }), {
+   *   onProgress: (p) => console.log(`${p.rows} rows`),
+   * })
+   * ```
+   */
+  async ingest(source: Source, options: IngestOptions = {}): Promise<IngestReport> {
+    if (!(source instanceof Source)) throw invalidArg('ingest: expected a source made by sources.*')
+    const { onProgress, signal, ...rest } = options
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArg('ingest: onProgress must be a function')
+    let callbackError: unknown
+    const cb = onProgress
+      ? (json: string): void => {
+          try {
+            onProgress(JSON.parse(json) as IngestProgress)
+          } catch (e) {
+            callbackError ??= e
+          }
+        }
+      : undefined
+    const report = await withCancel(signal, (id) => this.#native.ingest(JSON.stringify(source.spec), JSON.stringify(rest), cb, id))
+    if (callbackError !== undefined) throw callbackError
+    return JSON.parse(report) as IngestReport
   }
 
   /** Counts, sizes and configuration. */

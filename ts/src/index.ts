@@ -16,6 +16,8 @@
  */
 export { Collection } from './collection'
 export { Database, open } from './database'
+export { Source, sources } from './sources'
+export type * from './sources'
 export { ERROR_CODES, HektorError } from './errors'
 export type { ErrorCode, ErrorLocation } from './errors'
 export type * from './types'

@@ -27,6 +27,7 @@ pub mod database;
 pub mod error;
 pub mod filter;
 pub mod hybrid;
+pub mod rag;
 pub mod store;
 pub mod text;
 pub mod vector;

@@ -23,6 +23,11 @@ impl NativeCollection {
     pub(crate) fn new(inner: Arc<Collection>) -> Self {
         NativeCollection { inner }
     }
+
+    /// The engine collection.
+    pub(crate) fn inner(&self) -> Arc<Collection> {
+        self.inner.clone()
+    }
 }
 
 /// Splits a concatenated vector buffer by per-item lengths (-1 = no vector).

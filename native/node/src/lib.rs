@@ -7,6 +7,7 @@ mod cancel;
 mod collection;
 mod database;
 mod error;
+mod ingest;
 mod run;
 
 use napi_derive::napi;

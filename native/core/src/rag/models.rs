@@ -1,0 +1,71 @@
+//! The interfaces of model-backed stages. Implementations: in-process models
+//! (`hektor-models`: candle BERT embedder and cross-encoder, GGUF chat models), HTTP
+//! clients of OpenAI-compatible servers, and JavaScript callbacks (in the binding).
+
+use crate::error::Result;
+use crate::rag::prompt::Message;
+
+/// Turns texts into vectors.
+pub trait Embedder: Send + Sync {
+    /// Embeds a batch of texts (one vector each, all of [`dimension`](Self::dimension)).
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// The output dimension, when known before the first call.
+    fn dimension(&self) -> Option<usize>;
+    /// Counts tokens the way the model does (for chunk sizes), when it can.
+    fn count_tokens(&self, _text: &str) -> Option<usize> {
+        None
+    }
+    /// A short description (model name or path) for stats and errors; never a secret.
+    fn describe(&self) -> String;
+}
+
+/// Scores (query, passage) pairs; higher is more relevant.
+pub trait CrossEncoder: Send + Sync {
+    /// One score per passage.
+    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>>;
+}
+
+/// Sampling and stopping parameters of a generation.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct GenerateOptions {
+    /// Sampling temperature (0 = greedy).
+    pub temperature: f32,
+    /// Nucleus sampling threshold.
+    pub top_p: f32,
+    /// Largest number of generated tokens.
+    pub max_tokens: usize,
+    /// Stop when any of these strings is produced (not included in the output).
+    pub stop: Vec<String>,
+    /// RNG seed for reproducible sampling.
+    pub seed: Option<u64>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { temperature: 0.2, top_p: 0.95, max_tokens: 512, stop: Vec::new(), seed: None }
+    }
+}
+
+/// What a generation produced, with counts for throughput reports.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generation {
+    /// The text.
+    pub text: String,
+    /// Prompt tokens (when known).
+    pub prompt_tokens: Option<usize>,
+    /// Generated tokens (when known).
+    pub completion_tokens: Option<usize>,
+    /// Why it stopped: `stop`, `length`, `aborted`.
+    pub finish_reason: String,
+}
+
+/// Produces an answer from chat messages, streaming text pieces to `on_token`
+/// (return `false` from it to stop early).
+pub trait Generator: Send + Sync {
+    /// Generates.
+    fn generate(&self, messages: &[Message], opts: &GenerateOptions, on_token: &mut dyn FnMut(&str) -> bool) -> Result<Generation>;
+    /// A short description (model name or path); never a secret.
+    fn describe(&self) -> String;
+}
