@@ -38,6 +38,9 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod input;
+pub mod scalar;
+
 use serde_json::{Map, Value};
 use std::fmt;
 
