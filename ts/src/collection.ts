@@ -6,6 +6,7 @@ import { throwIfAborted, withCancel } from './abort'
 import { call, HektorError, invalidArg } from './errors'
 import type { NativeCollection } from './native'
 import { Source, type IngestOptions, type IngestProgress, type IngestReport } from './sources'
+import { Embedder, Generator, Reranker, type Answer, type AskEvent, type AskOptions } from './rag'
 import type {
   CollectionStats,
   DeleteResult,
@@ -256,6 +257,78 @@ export class Collection {
     const report = await withCancel(signal, (id) => this.#native.ingest(JSON.stringify(source.spec), JSON.stringify(rest), cb, id))
     if (callbackError !== undefined) throw callbackError
     return JSON.parse(report) as IngestReport
+  }
+
+  /**
+   * Attaches an embedder (or detaches with `null`): records upserted or ingested with text
+   * but no vector are embedded, and searches with `text` but no `vector` embed the text
+   * and run hybrid. `createCollection` / `collection` take it as the `embedder` option.
+   */
+  setEmbedder(embedder: Embedder | null): void {
+    if (embedder !== null && !(embedder instanceof Embedder)) throw invalidArg('setEmbedder: expected an embedder made by embedders.*')
+    this.#native.setEmbedder(embedder?.native ?? null)
+  }
+
+  /**
+   * Answers a question from the collection: retrieves passages (hybrid when the collection
+   * has an embedder, else BM25), reranks them, prompts the generator with the numbered
+   * passages, and returns the answer with its citations (`[n]` mapped to record and chunk
+   * ids and spans) and a grounding check of each sentence.
+   * @example
+   * ```ts
+   * const { answer, citations } = await col.ask('How do I reset the device?', { generator: generators.local({ path: 'model.gguf' }) })
+   * ```
+   */
+  async ask(question: string, options: AskOptions): Promise<Answer> {
+    return this.#ask(question, options, undefined)
+  }
+
+  /**
+   * Like {@link ask}, but yields `{ type: 'token', text }` events as the answer is
+   * generated, then one `{ type: 'done', answer }` event.
+   */
+  async *askStream(question: string, options: AskOptions): AsyncGenerator<AskEvent, void, undefined> {
+    const queue: AskEvent[] = []
+    let wake: (() => void) | undefined
+    let settled: { answer?: Answer; error?: unknown } | undefined
+    const push = (e: AskEvent): void => {
+      queue.push(e)
+      wake?.()
+    }
+    this.#ask(question, options, (text) => push({ type: 'token', text })).then(
+      (answer) => {
+        settled = { answer }
+        wake?.()
+      },
+      (error: unknown) => {
+        settled = { error }
+        wake?.()
+      },
+    )
+    for (;;) {
+      while (queue.length > 0) yield queue.shift() as AskEvent
+      if (settled) {
+        // token callbacks may still be queued behind the resolution
+        await new Promise((r) => setImmediate(r))
+        while (queue.length > 0) yield queue.shift() as AskEvent
+        if (settled.error !== undefined) throw settled.error
+        yield { type: 'done', answer: settled.answer as Answer }
+        return
+      }
+      await new Promise<void>((r) => (wake = r))
+      wake = undefined
+    }
+  }
+
+  async #ask(question: string, options: AskOptions, onToken: ((t: string) => void) | undefined): Promise<Answer> {
+    if (typeof question !== 'string') throw invalidArg('ask: question must be a string')
+    if (!options || !(options.generator instanceof Generator)) throw invalidArg('ask: options.generator must be a generator made by generators.*')
+    const { generator, rerank, signal, filter, ...rest } = options
+    if (rerank !== undefined && !(rerank instanceof Reranker)) throw invalidArg('ask: rerank must be a reranker made by rerankers.*')
+    if (filter !== undefined) filterJson(filter)
+    const json = JSON.stringify({ ...rest, filter })
+    const out = await withCancel(signal, (id) => this.#native.ask(question, json, generator.native, rerank?.native, onToken, id))
+    return JSON.parse(out) as Answer
   }
 
   /** Counts, sizes and configuration. */

@@ -5,9 +5,20 @@
 import { Collection } from './collection'
 import { call, invalidArg } from './errors'
 import { native, type NativeDatabase } from './native'
+import { Embedder, restoreEmbedder } from './rag'
 import type { CollectionOptions, OpenOptions } from './types'
 
-const CONFIG_KEYS = new Set(['dimension', 'metric', 'hnsw', 'quantization', 'analyzer', 'bm25'])
+const CONFIG_KEYS = new Set(['dimension', 'metric', 'hnsw', 'quantization', 'analyzer', 'bm25', 'embedder'])
+
+/** Options of {@link Database.collection}. */
+export interface OpenCollectionOptions {
+  /**
+   * The embedder to attach. Needed for collections made with a custom embedder (or an
+   * OpenAI-compatible one without `OPENAI_API_KEY` in the environment); a local embedder
+   * is re-attached from its path automatically.
+   */
+  embedder?: Embedder
+}
 
 /**
  * A database: a directory holding one subdirectory per collection. Open it with {@link open}.
@@ -41,13 +52,27 @@ export class Database {
     for (const k of Object.keys(options)) {
       if (!CONFIG_KEYS.has(k)) throw invalidArg(`unknown collection option '${k}'`)
     }
-    return new Collection(await call(() => this.#native.createCollection(name, JSON.stringify(options))))
+    const { embedder, ...config } = options
+    if (embedder !== undefined && !(embedder instanceof Embedder)) throw invalidArg('embedder must be made by embedders.*')
+    const json = JSON.stringify(embedder ? { ...config, embedder: embedder.descriptor } : config)
+    const col = new Collection(await call(() => this.#native.createCollection(name, json)))
+    if (embedder) col.setEmbedder(embedder)
+    return col
   }
 
   /** Opens an existing collection. Rejects with `ERR_NOT_FOUND` if there is none of that name. */
-  async collection(name: string): Promise<Collection> {
+  async collection(name: string, options: OpenCollectionOptions = {}): Promise<Collection> {
     if (typeof name !== 'string') throw invalidArg('collection name must be a string')
-    return new Collection(await call(() => this.#native.collection(name)))
+    const col = new Collection(await call(() => this.#native.collection(name)))
+    if (options.embedder !== undefined) {
+      if (!(options.embedder instanceof Embedder)) throw invalidArg('embedder must be made by embedders.*')
+      col.setEmbedder(options.embedder)
+    } else {
+      const descriptor = (await col.stats()).config.embedder
+      const restored = descriptor ? restoreEmbedder(descriptor) : null
+      if (restored) col.setEmbedder(restored)
+    }
+    return col
   }
 
   /** Names of the collections, sorted. */

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   ERR_CLOSED: 'The database or collection was closed. Open it again.',
   ERR_READ_ONLY: 'A write was attempted on a database opened with `readOnly: true`.',
   ERR_LIMIT: 'A configured limit was exceeded (batch size, dimension, ...). Split the work or raise the limit.',
+  ERR_CALLBACK: 'Your callback (custom embedder, reranker or generator) threw or rejected. The cause holds its error.',
   ERR_INTERNAL: 'A bug in hektor (an invariant broke or a panic was caught). Please report it with the message.',
 } as const
 

@@ -16,7 +16,10 @@
  */
 export { Collection } from './collection'
 export { Database, open } from './database'
+export type { OpenCollectionOptions } from './database'
 export { Source, sources } from './sources'
+export { chunkText, Embedder, embedders, Generator, generators, Reranker, rerankers } from './rag'
+export type * from './rag'
 export type * from './sources'
 export { ERROR_CODES, HektorError } from './errors'
 export type { ErrorCode, ErrorLocation } from './errors'

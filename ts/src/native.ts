@@ -9,3 +9,6 @@ import type * as NativeModule from '../native/index'
 export const native: typeof NativeModule = require('../native/index.js')
 export type NativeDatabase = NativeModule.NativeDatabase
 export type NativeCollection = NativeModule.NativeCollection
+export type NativeEmbedder = NativeModule.NativeEmbedder
+export type NativeReranker = NativeModule.NativeReranker
+export type NativeGenerator = NativeModule.NativeGenerator

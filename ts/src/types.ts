@@ -2,6 +2,7 @@
  * Public types of the SDK.
  * @packageDocumentation
  */
+import type { Embedder } from './rag'
 
 /** Any JSON value. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
@@ -174,6 +175,11 @@ export interface CollectionOptions {
   analyzer?: AnalyzerOptions
   /** BM25 parameters (k1 default 1.2, b default 0.75). */
   bm25?: { k1?: number; b?: number }
+  /**
+   * Embeds records that have text but no vector, and query texts. A local embedder is
+   * re-attached automatically when the collection is reopened.
+   */
+  embedder?: Embedder
 }
 
 /** Options of {@link open}. */
@@ -231,5 +237,9 @@ export interface CollectionStats {
   /** Opened read-only. */
   readOnly: boolean
   /** The configuration. */
-  config: Required<Omit<CollectionOptions, 'dimension'>> & { dimension: number | null }
+  config: Required<Omit<CollectionOptions, 'dimension' | 'embedder'>> & {
+    dimension: number | null
+    /** How the embedder is re-created on open (kind, path or model; never a key). */
+    embedder: Record<string, unknown> | null
+  }
 }

@@ -39,6 +39,8 @@ pub enum ErrorCode {
     ReadOnly,
     /// A configured limit was exceeded.
     Limit,
+    /// A user callback (custom embedder, reranker or generator) threw or rejected.
+    Callback,
     /// A bug: an invariant broke or a panic was caught.
     Internal,
 }
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::Closed => "ERR_CLOSED",
             ErrorCode::ReadOnly => "ERR_READ_ONLY",
             ErrorCode::Limit => "ERR_LIMIT",
+            ErrorCode::Callback => "ERR_CALLBACK",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }

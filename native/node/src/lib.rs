@@ -3,11 +3,13 @@
 //! The public API is the TypeScript SDK in `ts/`; these exports are private to it.
 #![deny(clippy::all)]
 
+mod callback;
 mod cancel;
 mod collection;
 mod database;
 mod error;
 mod ingest;
+mod rag;
 mod run;
 
 use napi_derive::napi;

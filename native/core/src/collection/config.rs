@@ -35,6 +35,9 @@ pub struct CollectionConfig {
     pub analyzer: AnalyzerConfig,
     /// BM25 parameters.
     pub bm25: Bm25Params,
+    /// How the SDK re-creates the collection's embedder on open (kind, model path or
+    /// name; never a key). Opaque to the engine.
+    pub embedder: Option<serde_json::Value>,
 }
 
 impl Default for CollectionConfig {
@@ -46,6 +49,7 @@ impl Default for CollectionConfig {
             quantization: Quantization::None,
             analyzer: AnalyzerConfig::default(),
             bm25: Bm25Params::default(),
+            embedder: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub use search::{Hit, Mode, SearchQuery, Select};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
+use crate::rag::models::Embedder;
 use crate::store::fsutil;
 use crate::store::record::{self, Parts, Reader, Record};
 use crate::store::{FrameKind, RecordLog};
@@ -46,6 +47,8 @@ use std::sync::Arc;
 pub const COLLECTION_FILE: &str = "collection.json";
 /// Largest id, in bytes.
 pub const MAX_ID_BYTES: usize = 1024;
+/// Texts per call to the embedder.
+const EMBED_BATCH: usize = 64;
 /// Log bytes after which a write triggers a checkpoint.
 const AUTO_CHECKPOINT_BYTES: u64 = 64 << 20;
 
@@ -145,6 +148,8 @@ pub struct Collection {
     analyzer: Arc<Analyzer>,
     pub(crate) state: RwLock<State>,
     pub(crate) writer: Mutex<Option<Writer>>,
+    /// Turns text into vectors for records and queries that have none.
+    embedder: RwLock<Option<Arc<dyn Embedder>>>,
     /// Generation of the checkpoint the state is based on (for `stats`).
     pub(crate) generation: AtomicU64,
     closed: AtomicBool,
@@ -293,6 +298,7 @@ impl Collection {
                 log: reader_log,
             }),
             writer: Mutex::new(None),
+            embedder: RwLock::new(None),
             generation: AtomicU64::new(man.gen),
             closed: AtomicBool::new(false),
         };
@@ -420,14 +426,57 @@ impl Collection {
         Ok((out, dim))
     }
 
+    /// Attaches (or detaches) the embedder used for records and queries without vectors.
+    pub fn set_embedder(&self, embedder: Option<Arc<dyn Embedder>>) {
+        *self.embedder.write() = embedder;
+    }
+
+    /// The attached embedder.
+    pub fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.embedder.read().clone()
+    }
+
+    /// Embeds `texts` with the attached embedder, in batches, checking the output.
+    pub(crate) fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let Some(e) = self.embedder() else { return Err(Error::invalid("no embedder is attached to this collection")) };
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(EMBED_BATCH) {
+            let vs = e.embed(chunk).map_err(|err| err.context(format!("embedding with {}", e.describe())))?;
+            if vs.len() != chunk.len() {
+                return Err(Error::internal(format!("embedder {} returned {} vectors for {} texts", e.describe(), vs.len(), chunk.len())));
+            }
+            out.extend(vs);
+        }
+        Ok(out)
+    }
+
+    /// Gives records that have text but no vector an embedding (when an embedder is attached).
+    fn embed_missing(&self, records: &mut [Record]) -> Result<()> {
+        if self.embedder.read().is_none() {
+            return Ok(());
+        }
+        let idx: Vec<usize> = (0..records.len()).filter(|&i| records[i].vector.is_none() && records[i].text.as_deref().is_some_and(|t| !t.trim().is_empty())).collect();
+        if idx.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<&str> = idx.iter().map(|&i| records[i].text.as_deref().unwrap()).collect();
+        let vectors = self.embed(&texts)?;
+        for (i, v) in idx.into_iter().zip(vectors) {
+            records[i].vector = Some(v);
+        }
+        Ok(())
+    }
+
     /// Inserts or replaces records (by id). The batch is atomic: it is validated as a
     /// whole, written to the log in one frame and fsynced before this returns.
+    /// Records with text but no vector are embedded first when an embedder is attached.
     /// Returns the number of records written.
     pub fn upsert(&self, mut records: Vec<Record>) -> Result<usize> {
         self.check_writable()?;
         if records.is_empty() {
             return Ok(0);
         }
+        self.embed_missing(&mut records)?;
         let (prepared, dim) = self.prepare(&mut records)?;
         let mut wg = self.writer.lock();
         let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;

@@ -209,9 +209,20 @@ struct VectorParams<'a> {
 const EXACT_SELECTIVITY: f64 = 0.002;
 
 impl Collection {
-    /// Runs one query.
+    /// Runs one query. A query with text but no vector is embedded when an embedder is
+    /// attached (and the mode is not `text`), so it runs in hybrid mode by default.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
         self.check_open()?;
+        if q.vector.is_none() && q.mode != Some(Mode::Text) && self.embedder().is_some() {
+            if let Some(t) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
+                let v = self.embed(&[t])?.pop();
+                return self.search_prepared(&SearchQuery { vector: v, ..q.clone() });
+            }
+        }
+        self.search_prepared(q)
+    }
+
+    fn search_prepared(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
         let cfg = self.config.read();
         let (metric, ef_default) = (cfg.metric, cfg.hnsw.ef_search);
         let dim = cfg.dimension;

@@ -3,6 +3,7 @@
 //! Model-backed stages (embedders, cross-encoders, generators) implement the traits in
 //! [`models`] and live outside the engine crate.
 
+pub mod ask;
 pub mod chunk;
 pub mod cite;
 pub mod models;

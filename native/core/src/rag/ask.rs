@@ -1,0 +1,394 @@
+//! `ask`: retrieve, rerank, prompt, generate, cite, check grounding.
+
+use super::cite::{self, Grounding};
+use super::models::{CrossEncoder, GenerateOptions, Generator};
+use super::prompt::Template;
+use super::rerank;
+use crate::cancel::Cancel;
+use crate::collection::{Collection, Hit, Mode, SearchQuery, Select};
+use crate::error::{Error, ErrorCode, Result};
+use crate::filter::Filter;
+use crate::hybrid::Fusion;
+use crate::vector::distance::normalize;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How retrieved candidates are reordered before the best `k` go into the prompt.
+#[derive(Clone)]
+pub enum Rerank {
+    /// Keep the retrieval order.
+    None,
+    /// Maximal marginal relevance on the candidates' vectors (`lambda` = weight of relevance).
+    Mmr {
+        /// Relevance weight in [0, 1]; lower values favour diversity.
+        lambda: f32,
+    },
+    /// Reciprocal rank fusion of the candidates' vector and text rankings.
+    Rrf {
+        /// The RRF constant (60).
+        k: f32,
+    },
+    /// A model (cross-encoder, or a JavaScript callback) scoring (question, passage) pairs.
+    Model(Arc<dyn CrossEncoder>),
+}
+
+/// Options of [`ask`].
+#[derive(Clone)]
+pub struct AskOptions {
+    /// Passages given to the generator.
+    pub k: usize,
+    /// Candidates retrieved before reranking (default `4 * k` with a reranker, else `k`).
+    pub candidates: Option<usize>,
+    /// Metadata filter.
+    pub filter: Option<Filter>,
+    /// Retrieval mode (default: hybrid when a query vector can be made, else text).
+    pub mode: Option<Mode>,
+    /// Hybrid fusion.
+    pub fusion: Fusion,
+    /// Prompt template.
+    pub template: Template,
+    /// Generation parameters.
+    pub generate: GenerateOptions,
+    /// Grounding support threshold.
+    pub grounding_threshold: f32,
+}
+
+impl Default for AskOptions {
+    fn default() -> Self {
+        AskOptions {
+            k: 5,
+            candidates: None,
+            filter: None,
+            mode: None,
+            fusion: Fusion::default(),
+            template: Template::default(),
+            generate: GenerateOptions::default(),
+            grounding_threshold: cite::DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+/// A passage given to the generator.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    /// Its number in the prompt (1-based): `[n]` in the answer.
+    pub n: usize,
+    /// The record id (the parent record when the collection stores chunks).
+    pub id: String,
+    /// The chunk's id, when the passage is a chunk of a larger record.
+    pub chunk_id: Option<String>,
+    /// The chunk's `[start, end)` span in the parent's text (JavaScript string indices).
+    pub span: Option<[u64; 2]>,
+    /// The passage.
+    pub text: String,
+    /// Retrieval (or rerank) score.
+    pub score: f32,
+    /// The record's metadata.
+    pub metadata: Option<Value>,
+}
+
+/// A citation `[n]` found in the answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Citation {
+    /// The number as written.
+    pub n: usize,
+    /// Record id.
+    pub id: String,
+    /// Chunk id, when chunked.
+    pub chunk_id: Option<String>,
+    /// Span in the parent's text.
+    pub span: Option<[u64; 2]>,
+    /// The passage's score.
+    pub score: f32,
+}
+
+/// Where the time went, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Embedding the question.
+    pub embed_ms: f64,
+    /// Retrieval.
+    pub retrieve_ms: f64,
+    /// Reranking.
+    pub rerank_ms: f64,
+    /// Generation (prompt processing + decoding).
+    pub generate_ms: f64,
+    /// Until the first generated text.
+    pub first_token_ms: Option<f64>,
+    /// Grounding check.
+    pub grounding_ms: f64,
+    /// Everything.
+    pub total_ms: f64,
+    /// Generated tokens per second (when the generator reports token counts).
+    pub tokens_per_second: Option<f64>,
+}
+
+/// The answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    /// The generated text.
+    pub answer: String,
+    /// Valid citations, in order of first appearance.
+    pub citations: Vec<Citation>,
+    /// Citation numbers naming no passage (dropped).
+    pub invalid_citations: Vec<usize>,
+    /// The passages, numbered as in the prompt.
+    pub contexts: Vec<Context>,
+    /// Sentence-level support check.
+    pub grounding: Grounding,
+    /// Timings.
+    pub timings: Timings,
+    /// Prompt tokens, when known.
+    pub prompt_tokens: Option<usize>,
+    /// Generated tokens, when known.
+    pub completion_tokens: Option<usize>,
+    /// Why generation stopped: `stop`, `length` or `aborted`.
+    pub finish_reason: String,
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// A hit as a passage, resolving chunk metadata (`_parent`, `_span`) to the parent record.
+fn context(n: usize, h: &Hit, score: f32) -> Context {
+    let meta = h.metadata.as_ref();
+    let parent = meta.and_then(|m| m.get("_parent")).and_then(Value::as_str);
+    let span = meta.and_then(|m| m.get("_span")).and_then(Value::as_array).and_then(|a| Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?]));
+    Context {
+        n,
+        id: parent.unwrap_or(&h.id).to_string(),
+        chunk_id: parent.map(|_| h.id.clone()),
+        span,
+        text: h.text.clone().unwrap_or_default(),
+        score,
+        metadata: h.metadata.clone(),
+    }
+}
+
+/// Answers `question` from the collection: retrieves (hybrid by default), reranks, builds
+/// the prompt, generates (streaming text to `on_token`), parses citations and checks
+/// grounding. Cancelling stops between stages and during generation, with `ERR_ABORTED`.
+pub fn ask(
+    col: &Collection,
+    question: &str,
+    opts: &AskOptions,
+    rerank: &Rerank,
+    generator: &dyn Generator,
+    cancel: &Cancel,
+    on_token: &mut dyn FnMut(&str),
+) -> Result<Answer> {
+    let t0 = Instant::now();
+    if question.trim().is_empty() {
+        return Err(Error::invalid("the question is empty"));
+    }
+    if opts.k == 0 || opts.k > 100 {
+        return Err(Error::invalid("k must be between 1 and 100"));
+    }
+    opts.template.validate()?;
+    // 1. the question's vector
+    let t = Instant::now();
+    let qv = match (col.embedder(), opts.mode) {
+        (Some(_), m) if m != Some(Mode::Text) => col.embed(&[question])?.pop(),
+        _ => None,
+    };
+    let embed_ms = ms(t);
+    cancel.check()?;
+    // 2. retrieve
+    let t = Instant::now();
+    let reranking = !matches!(rerank, Rerank::None);
+    let n_cand = opts.candidates.unwrap_or(if reranking { opts.k * 4 } else { opts.k }).max(opts.k);
+    let mode = opts.mode.unwrap_or(if qv.is_some() { Mode::Hybrid } else { Mode::Text });
+    if mode != Mode::Text && qv.is_none() {
+        return Err(Error::invalid("vector or hybrid retrieval needs an embedder on the collection"));
+    }
+    let q = SearchQuery {
+        text: Some(question.to_string()),
+        vector: qv.clone(),
+        k: n_cand,
+        filter: opts.filter.clone(),
+        mode: Some(mode),
+        fusion: opts.fusion,
+        select: Select { text: true, metadata: true, vector: matches!(rerank, Rerank::Mmr { .. }) || col.embedder().is_some() },
+        ..Default::default()
+    };
+    let hits = col.search(&q)?;
+    let retrieve_ms = ms(t);
+    cancel.check()?;
+    // 3. rerank
+    let t = Instant::now();
+    let order: Vec<(usize, f32)> = match rerank {
+        Rerank::None => hits.iter().enumerate().map(|(i, h)| (i, h.score)).collect(),
+        Rerank::Mmr { lambda } => {
+            let vecs: Vec<Option<Vec<f32>>> = hits
+                .iter()
+                .map(|h| {
+                    h.vector.clone().map(|mut v| {
+                        normalize(&mut v);
+                        v
+                    })
+                })
+                .collect();
+            let refs: Vec<Option<&[f32]>> = vecs.iter().map(|v| v.as_deref()).collect();
+            let rel: Vec<f32> = hits.iter().map(|h| h.score).collect();
+            let mut qn = qv.clone().unwrap_or_default();
+            normalize(&mut qn);
+            if qn.is_empty() {
+                return Err(Error::invalid("the mmr reranker needs an embedder on the collection"));
+            }
+            rerank::mmr(&qn, &refs, &rel, *lambda, opts.k).into_iter().map(|i| (i, hits[i].score)).collect()
+        }
+        Rerank::Rrf { k } => {
+            let by = |f: &dyn Fn(&Hit) -> Option<f32>| {
+                let mut idx: Vec<usize> = (0..hits.len()).filter(|&i| f(&hits[i]).is_some()).collect();
+                idx.sort_by(|&a, &b| f(&hits[b]).unwrap().total_cmp(&f(&hits[a]).unwrap()));
+                idx
+            };
+            let lists = [by(&|h: &Hit| h.vector_score), by(&|h: &Hit| h.text_score)];
+            let fused = rerank::rrf(&lists, hits.len(), *k);
+            fused.into_iter().map(|i| (i, hits[i].score)).collect()
+        }
+        Rerank::Model(m) => {
+            let passages: Vec<&str> = hits.iter().map(|h| h.text.as_deref().unwrap_or("")).collect();
+            let scores = if passages.is_empty() { Vec::new() } else { m.score(question, &passages)? };
+            if scores.len() != hits.len() {
+                return Err(Error::internal(format!("the reranker returned {} scores for {} passages", scores.len(), hits.len())));
+            }
+            let mut o: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
+            o.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            o
+        }
+    };
+    let contexts: Vec<Context> = order.iter().take(opts.k).enumerate().map(|(n, &(i, s))| context(n + 1, &hits[i], s)).collect();
+    let rerank_ms = ms(t);
+    cancel.check()?;
+    // 4-5. prompt and generate
+    let passages: Vec<&str> = contexts.iter().map(|c| c.text.as_str()).collect();
+    let messages = opts.template.render(question, &passages);
+    let t = Instant::now();
+    let mut first_token = None;
+    let mut aborted = false;
+    let gen = generator.generate(&messages, &opts.generate, &mut |piece: &str| {
+        if cancel.is_cancelled() {
+            aborted = true;
+            return false;
+        }
+        if first_token.is_none() && !piece.is_empty() {
+            first_token = Some(ms(t0));
+        }
+        on_token(piece);
+        true
+    })?;
+    let generate_ms = ms(t);
+    if aborted || cancel.is_cancelled() {
+        return Err(Error::new(ErrorCode::Aborted, "the answer was aborted"));
+    }
+    // 6. citations
+    let cites = cite::parse_citations(&gen.text, contexts.len());
+    let citations = cites
+        .valid
+        .iter()
+        .map(|&n| {
+            let c = &contexts[n - 1];
+            Citation { n, id: c.id.clone(), chunk_id: c.chunk_id.clone(), span: c.span, score: c.score }
+        })
+        .collect();
+    // 7. grounding (semantic support when an embedder is attached)
+    let t = Instant::now();
+    let sims = match col.embedder() {
+        Some(_) if !contexts.is_empty() => {
+            let sentences: Vec<&str> = cite::answer_sentences(&gen.text);
+            let mut sv = if sentences.is_empty() { Vec::new() } else { col.embed(&sentences)? };
+            let mut cv = col.embed(&passages)?;
+            sv.iter_mut().chain(cv.iter_mut()).for_each(|v| {
+                normalize(v);
+            });
+            Some(sv.iter().map(|s| cv.iter().map(|c| crate::vector::distance::dot(s, c)).collect::<Vec<f32>>()).collect::<Vec<_>>())
+        }
+        _ => None,
+    };
+    let grounding = cite::grounding(&gen.text, &passages, col.analyzer(), sims.as_deref(), opts.grounding_threshold);
+    let grounding_ms = ms(t);
+    let tokens_per_second = gen.completion_tokens.filter(|_| generate_ms > 0.0).map(|n| (n as f64 / (generate_ms / 1000.0) * 10.0).round() / 10.0);
+    Ok(Answer {
+        answer: gen.text,
+        citations,
+        invalid_citations: cites.invalid,
+        contexts,
+        grounding,
+        timings: Timings { embed_ms, retrieve_ms, rerank_ms, generate_ms, first_token_ms: first_token, grounding_ms, total_ms: ms(t0), tokens_per_second },
+        prompt_tokens: gen.prompt_tokens,
+        completion_tokens: gen.completion_tokens,
+        finish_reason: gen.finish_reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rag::models::Generation;
+    use crate::rag::prompt::Message;
+    use crate::{CollectionConfig, Database, OpenOptionsDb, Record};
+
+    /// Answers with the first sentence of the passage that shares the most words with the question.
+    struct Echo;
+    impl Generator for Echo {
+        fn generate(&self, messages: &[Message], _: &GenerateOptions, on_token: &mut dyn FnMut(&str) -> bool) -> Result<Generation> {
+            let user = &messages.last().unwrap().content;
+            let line = user.lines().find(|l| l.starts_with("[1]")).unwrap_or("");
+            let text = format!("{} [1] [9]", line.trim_start_matches("[1] "));
+            for w in text.split_inclusive(' ') {
+                if !on_token(w) {
+                    return Ok(Generation { text: String::new(), finish_reason: "aborted".into(), ..Default::default() });
+                }
+            }
+            Ok(Generation { text, prompt_tokens: Some(10), completion_tokens: Some(5), finish_reason: "stop".into() })
+        }
+        fn describe(&self) -> String {
+            "echo".into()
+        }
+    }
+
+    #[test]
+    fn ask_cites_the_record_with_the_answer() {
+        let dir = crate::store::fsutil::test_dir("ask");
+        let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
+        let col = db.create_collection("kb", CollectionConfig::default()).unwrap();
+        col.upsert(vec![
+            Record { id: "paris".into(), text: Some("The Eiffel Tower stands in Paris and opened in 1889.".into()), ..Default::default() },
+            Record { id: "bananas".into(), text: Some("Bananas are yellow fruit rich in potassium.".into()), ..Default::default() },
+            Record {
+                id: "rust".into(),
+                text: Some("Rust is a systems programming language.".into()),
+                metadata: Some(serde_json::json!({"_parent": "langs", "_span": [10, 49]})),
+                ..Default::default()
+            },
+        ])
+        .unwrap();
+        let mut streamed = String::new();
+        let a = ask(&col, "When did the Eiffel Tower open?", &AskOptions::default(), &Rerank::None, &Echo, &Cancel::new(), &mut |t| streamed.push_str(t)).unwrap();
+        assert_eq!(streamed, a.answer);
+        assert_eq!(a.contexts[0].id, "paris");
+        assert_eq!(a.citations.len(), 1);
+        assert_eq!(a.citations[0].id, "paris");
+        assert_eq!(a.invalid_citations, vec![9]);
+        assert!(a.grounding.score > 0.99, "{:?}", a.grounding);
+        assert_eq!(a.timings.tokens_per_second.is_some(), true);
+        // chunk metadata resolves to the parent record and span
+        let a = ask(&col, "systems programming language", &AskOptions::default(), &Rerank::Rrf { k: 60.0 }, &Echo, &Cancel::new(), &mut |_| {}).unwrap();
+        assert_eq!(a.contexts[0].id, "langs");
+        assert_eq!(a.contexts[0].chunk_id.as_deref(), Some("rust"));
+        assert_eq!(a.contexts[0].span, Some([10, 49]));
+        // abort
+        let c = Cancel::new();
+        c.cancel();
+        assert_eq!(ask(&col, "Eiffel", &AskOptions::default(), &Rerank::None, &Echo, &c, &mut |_| {}).unwrap_err().code(), ErrorCode::Aborted);
+        assert_eq!(ask(&col, " ", &AskOptions::default(), &Rerank::None, &Echo, &Cancel::new(), &mut |_| {}).unwrap_err().code(), ErrorCode::InvalidArg);
+    }
+}

@@ -1,0 +1,327 @@
+/**
+ * Answers with sources: embedders (text to vectors), rerankers, generators, chunking,
+ * and the types of {@link Collection.ask}.
+ * @packageDocumentation
+ */
+import { withCancel } from './abort'
+import { call, invalidArg } from './errors'
+import { native, type NativeEmbedder, type NativeGenerator, type NativeReranker } from './native'
+import type { Filter, Fusion, SearchMode } from './types'
+
+/**
+ * Wraps a user function as a native callback: the engine calls it from a worker thread
+ * with `{ id, payload }`; its result (or streamed pieces) goes back by id.
+ */
+function jsCallback(fn: (payload: never) => unknown, normalize: (v: unknown) => unknown = (v) => v): (json: string) => void {
+  return (json: string) => {
+    const { id, payload } = JSON.parse(json) as { id: number; payload: never }
+    Promise.resolve()
+      .then(() => fn(payload))
+      .then(async (v) => {
+        if (v !== null && typeof v === 'object' && Symbol.asyncIterator in v) {
+          for await (const piece of v as AsyncIterable<unknown>) {
+            // the engine stopped waiting (aborted, done): stop the producer too
+            if (!native.callbackPush(id, String(piece))) return
+          }
+          native.callbackResolve(id, 'null')
+        } else {
+          native.callbackResolve(id, JSON.stringify(normalize(v)) ?? 'null')
+        }
+      })
+      .catch((e: unknown) => native.callbackReject(id, e instanceof Error ? e.message : String(e)))
+  }
+}
+
+/** Turns text into vectors. Create one with an `embedders.*` function. */
+export class Embedder {
+  /** @internal */
+  readonly native: NativeEmbedder
+  /** @internal */
+  readonly descriptor: Record<string, unknown> | null
+
+  /** @internal */
+  constructor(native: NativeEmbedder, descriptor: Record<string, unknown> | null) {
+    this.native = native
+    this.descriptor = descriptor
+  }
+
+  /** A description (model path or name; never a key). */
+  get description(): string {
+    return this.native.description
+  }
+
+  /** Embeds texts (off the JavaScript thread), one vector per text. */
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalidArg('embed: expected an array of strings')
+    const raw = JSON.parse(await call(() => this.native.embed(texts))) as number[][]
+    return raw.map((v) => Float32Array.from(v))
+  }
+}
+
+/** Options of `embedders.custom`. */
+export interface CustomEmbedderOptions {
+  /** The vectors' dimension, if known up front. */
+  dimension?: number
+}
+
+/** Embedder constructors. */
+export const embedders = {
+  /**
+   * An embedder calling your function with a batch of texts; it resolves to one vector
+   * (array of numbers or Float32Array) per text. Runs on the JavaScript thread.
+   */
+  custom(fn: (texts: string[]) => Promise<ArrayLike<number>[]> | ArrayLike<number>[], options: CustomEmbedderOptions = {}): Embedder {
+    if (typeof fn !== 'function') throw invalidArg('embedders.custom: expected a function')
+    const cb = jsCallback(fn as (p: never) => unknown, (v) => (Array.isArray(v) ? v.map((x) => Array.from(x as ArrayLike<number>)) : v))
+    return new Embedder(native.embedderCustom(cb, options.dimension), { kind: 'custom' })
+  },
+}
+
+/**
+ * Re-creates a collection's embedder from its stored descriptor, when that needs no
+ * secret and no user code.
+ * @internal
+ */
+export function restoreEmbedder(descriptor: Record<string, unknown>): Embedder | null {
+  switch (descriptor.kind) {
+    default:
+      return null
+  }
+}
+
+/** Reorders retrieved passages before the best ones go into the prompt. */
+export class Reranker {
+  /** @internal */
+  readonly native: NativeReranker
+  /** @internal */
+  constructor(native: NativeReranker) {
+    this.native = native
+  }
+}
+
+/** Reranker constructors. */
+export const rerankers = {
+  /** Maximal marginal relevance: trades relevance (`lambda`, default 0.7) for diversity. */
+  mmr(options: { lambda?: number } = {}): Reranker {
+    return new Reranker(native.rerankerMmr(options.lambda ?? 0.7))
+  },
+  /** Reciprocal rank fusion of the candidates' vector and text rankings. */
+  rrf(options: { k?: number } = {}): Reranker {
+    return new Reranker(native.rerankerRrf(options.k))
+  },
+  /** Your function scores passages for a query (higher is better). */
+  custom(fn: (query: string, passages: string[]) => Promise<number[]> | number[]): Reranker {
+    if (typeof fn !== 'function') throw invalidArg('rerankers.custom: expected a function')
+    const cb = jsCallback(((p: { query: string; passages: string[] }) => fn(p.query, p.passages)) as (p: never) => unknown)
+    return new Reranker(native.rerankerCustom(cb))
+  },
+}
+
+/** A chat message. */
+export interface ChatMessage {
+  /** `system`, `user` or `assistant`. */
+  role: 'system' | 'user' | 'assistant'
+  /** The text. */
+  content: string
+}
+
+/** Sampling and stopping parameters. */
+export interface GenerateOptions {
+  /** Sampling temperature, default 0.2 (0 = greedy). */
+  temperature?: number
+  /** Nucleus sampling threshold, default 0.95. */
+  topP?: number
+  /** Largest number of generated tokens, default 512. */
+  maxTokens?: number
+  /** Stop sequences (not included in the output). */
+  stop?: string[]
+  /** Seed for reproducible sampling. */
+  seed?: number
+  /** Stops generation (`ERR_ABORTED`). */
+  signal?: AbortSignal
+}
+
+/** What a generation produced. */
+export interface Generation {
+  /** The text. */
+  text: string
+  /** Prompt tokens, when known. */
+  promptTokens: number | null
+  /** Generated tokens, when known. */
+  completionTokens: number | null
+  /** `stop`, `length` or `aborted`. */
+  finishReason: string
+}
+
+/** Produces answers. Create one with a `generators.*` function. */
+export class Generator {
+  /** @internal */
+  readonly native: NativeGenerator
+  /** @internal */
+  constructor(native: NativeGenerator) {
+    this.native = native
+  }
+
+  /** A description (model path or name; never a key). */
+  get description(): string {
+    return this.native.description
+  }
+
+  /** Generates a reply to chat messages, calling `onToken` with each streamed piece. */
+  async generate(messages: ChatMessage[], options: GenerateOptions & { onToken?: (piece: string) => void } = {}): Promise<Generation> {
+    const { signal, onToken, ...rest } = options
+    const out = await withCancel(signal, (id) => this.native.generate(JSON.stringify(messages), JSON.stringify(rest), onToken, id))
+    return JSON.parse(out) as Generation
+  }
+}
+
+/** Generator constructors. */
+export const generators = {
+  /**
+   * Your function answers chat messages: it returns (a promise of) the whole text, or an
+   * async iterable of text pieces, which are streamed.
+   */
+  custom(fn: (messages: ChatMessage[], options: GenerateOptions) => Promise<string> | string | AsyncIterable<string>): Generator {
+    if (typeof fn !== 'function') throw invalidArg('generators.custom: expected a function')
+    const cb = jsCallback(((p: { messages: ChatMessage[]; options: GenerateOptions }) => fn(p.messages, p.options)) as (p: never) => unknown)
+    return new Generator(native.generatorCustom(cb))
+  },
+}
+
+/** A prompt template: `{{context}}` (the numbered passages) and `{{question}}` placeholders. */
+export type PromptTemplate = string | { system?: string; user: string }
+
+/** Options of {@link Collection.ask}. */
+export interface AskOptions extends Omit<GenerateOptions, 'signal'> {
+  /** Produces the answer (required). */
+  generator: Generator
+  /** Passages given to the generator, default 5. */
+  k?: number
+  /** Candidates retrieved before reranking (default 4k with a reranker, else k). */
+  candidates?: number
+  /** Reorders candidates before the best `k` are kept. */
+  rerank?: Reranker
+  /** The prompt; default: numbered passages, answer only from them, cite as [n]. */
+  template?: PromptTemplate
+  /** Metadata filter for retrieval. */
+  filter?: Filter
+  /** Retrieval mode; default hybrid when the collection has an embedder, else text. */
+  mode?: SearchMode
+  /** Hybrid fusion. */
+  fusion?: Fusion
+  /** Support below which an answer sentence counts as unsupported, default 0.5. */
+  groundingThreshold?: number
+  /** Stops retrieval or generation with `ERR_ABORTED`. */
+  signal?: AbortSignal
+}
+
+/** A passage given to the generator. */
+export interface Context {
+  /** Its number in the prompt: `[n]` in the answer. */
+  n: number
+  /** The record id (the parent record when passages are chunks). */
+  id: string
+  /** The chunk's id, when the passage is a chunk of a larger record. */
+  chunkId: string | null
+  /** The chunk's `[start, end)` span in the parent's text. */
+  span: [number, number] | null
+  /** The passage. */
+  text: string
+  /** Retrieval (or rerank) score. */
+  score: number
+  /** The record's metadata. */
+  metadata: Record<string, unknown> | null
+}
+
+/** A citation `[n]` found in the answer. */
+export interface Citation {
+  /** The number as written. */
+  n: number
+  /** Record id. */
+  id: string
+  /** Chunk id, when chunked. */
+  chunkId: string | null
+  /** Span in the parent's text. */
+  span: [number, number] | null
+  /** The passage's score. */
+  score: number
+}
+
+/** Support of one answer sentence. */
+export interface SentenceSupport {
+  /** The sentence. */
+  text: string
+  /** Support in [0, 1]. */
+  score: number
+  /** The passage that supports it best. */
+  passage: number | null
+  /** Whether it was judged (very short sentences are not). */
+  judged: boolean
+  /** Whether it is supported. */
+  supported: boolean
+}
+
+/** The result of {@link Collection.ask}. */
+export interface Answer {
+  /** The generated answer. */
+  answer: string
+  /** Valid citations, in order of first appearance. */
+  citations: Citation[]
+  /** Citation numbers that named no passage (dropped). */
+  invalidCitations: number[]
+  /** The passages, numbered as in the prompt. */
+  contexts: Context[]
+  /** Which answer sentences the passages support. */
+  grounding: { score: number; unsupported: string[]; sentences: SentenceSupport[] }
+  /** Where the time went (ms), and generation speed. */
+  timings: {
+    embedMs: number
+    retrieveMs: number
+    rerankMs: number
+    generateMs: number
+    firstTokenMs: number | null
+    groundingMs: number
+    totalMs: number
+    tokensPerSecond: number | null
+  }
+  /** Prompt tokens, when known. */
+  promptTokens: number | null
+  /** Generated tokens, when known. */
+  completionTokens: number | null
+  /** `stop`, `length` or `aborted`. */
+  finishReason: string
+}
+
+/** An event of {@link Collection.askStream}. */
+export type AskEvent = { type: 'token'; text: string } | { type: 'done'; answer: Answer }
+
+/** Chunking options. */
+export interface ChunkOptions {
+  /** `recursive` (paragraphs, sentences, words; default), `sentence` or `paragraph`. */
+  mode?: 'recursive' | 'sentence' | 'paragraph'
+  /** Largest chunk, in tokens of the embedder's tokenizer (or characters), default 256. */
+  size?: number
+  /** Overlap between consecutive chunks, default 32. */
+  overlap?: number
+}
+
+/** A chunk of a text: `text.slice(start, end) === chunk.text`. */
+export interface TextChunk {
+  /** The chunk. */
+  text: string
+  /** Start index in the source string. */
+  start: number
+  /** End index in the source string. */
+  end: number
+  /** Size in the measuring unit. */
+  size: number
+}
+
+/**
+ * Splits text into chunks (in Rust, off the JavaScript thread). Sizes count tokens of
+ * `embedder`'s tokenizer when given, else characters.
+ */
+export async function chunkText(text: string, options: ChunkOptions = {}, embedder?: Embedder): Promise<TextChunk[]> {
+  if (typeof text !== 'string') throw invalidArg('chunkText: text must be a string')
+  return JSON.parse(await call(() => native.chunkText(text, JSON.stringify(options), embedder?.native))) as TextChunk[]
+}
