@@ -16,8 +16,10 @@ const doNative = only('--native') || !only('--ts');
 const doTs = only('--ts') || !only('--native');
 
 
+const env = await cargoEnv();
+
 function run(cmd, argv, opts = {}) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: cargoEnv(), ...opts });
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env, ...opts });
   if (r.status !== 0) {
     console.error(`build: '${cmd} ${argv.join(' ')}' failed (exit ${r.status ?? r.signal})`);
     process.exit(r.status || 1);

@@ -10,11 +10,12 @@ import { cargoEnv } from './env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const t0 = Date.now();
+const env = await cargoEnv();
 
 function step(name, cmd, args) {
   const s = Date.now();
   console.log(`\n== ${name}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: cargoEnv() });
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
   console.log(`== ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - s) / 1000).toFixed(1)} s`);
   return r.status === 0;
 }

@@ -27,10 +27,12 @@ export interface FieldMapping {
   metadata?: string | string[]
 }
 
-/** Options shared by file sources. */
+/** Options shared by the text file sources (csv, json, jsonl, xml). */
 export interface FileOptions {
-  /** Read through gzip (default: by the `.gz` extension). */
+  /** Read through gzip (default: detected from the `.gz` name or the gzip magic bytes). */
   gzip?: boolean
+  /** Largest input one record may span, in bytes (default 16 MiB); more is `ERR_LIMIT`. */
+  maxRecordBytes?: number
 }
 
 /** CSV options. */
@@ -53,8 +55,14 @@ export interface CsvOptions extends FileOptions {
   comment?: string
   /** Rows to skip before the header. */
   skipRows?: number
-  /** Separator of a vector cell written as a plain list (default: the cell is a JSON array). */
+  /** Separator of a vector cell written as a plain list (default: a `[..]` list, commas, else whitespace). */
   vectorSeparator?: string
+  /** Cell values read as null (default `[""]` with type inference). */
+  nullValues?: string[]
+  /** Trim whitespace around cells. */
+  trim?: boolean
+  /** Only `utf-8` is supported; anything else is `ERR_INVALID_ARG`. */
+  encoding?: string
 }
 
 /** JSON options. */
@@ -73,6 +81,18 @@ export interface XmlOptions extends FileOptions {
   namespaces?: Record<string, string>
   /** Turn numeric / boolean text into numbers / booleans (default true). */
   inferTypes?: boolean
+  /** Key of an element's own text when it also has attributes or children (default `#text`). */
+  textKey?: string
+  /** Trim element text (default true). */
+  trimText?: boolean
+  /** Element names that always become arrays, even when they occur once. */
+  arrays?: string[]
+  /** Element names whose whole content becomes one string, tags dropped. */
+  textContent?: string[]
+  /** Separator of a vector written as element text (default: commas or whitespace). */
+  vectorSeparator?: string
+  /** Deepest element nesting accepted (default 256). */
+  maxDepth?: number
 }
 
 /** Parquet options. */
@@ -268,7 +288,9 @@ function splitMapping(kind: string, opts: Record<string, unknown>, locationKey?:
   const m: FieldMapping = {}
   for (const [k, v] of Object.entries(opts)) {
     if (v === undefined || k === locationKey) continue
-    if ((MAPPING_KEYS as readonly string[]).includes(k)) (m as Record<string, unknown>)[k] = v
+    // hdf5's `metadata` option maps field names to datasets (an object); the mapping's is a list
+    const isHdf5Datasets = kind === 'hdf5' && k === 'metadata' && v !== null && typeof v === 'object' && !Array.isArray(v)
+    if ((MAPPING_KEYS as readonly string[]).includes(k) && !isHdf5Datasets) (m as Record<string, unknown>)[k] = v
     else options[k] = v
   }
   for (const k of ['id', 'vector'] as const) {
@@ -395,8 +417,13 @@ export const sources = {
   xml: fileSource<XmlOptions>('xml'),
   /** Protocol Buffers messages decoded dynamically from a `.proto` or descriptor set. */
   protobuf: fileSource<ProtobufOptions>('protobuf'),
-  /** HDF5 datasets (vectors, ids, texts, metadata columns), read in chunks. */
-  hdf5: fileSource<Hdf5Options>('hdf5'),
+  /**
+   * HDF5 datasets (vectors, ids, texts, metadata columns), read in chunks. The dataset
+   * options are also the mapping: rows are `{ id, text, <metadata names> }` with the vector
+   * from `vectors`, so no `id`/`text` mapping is needed.
+   */
+  hdf5: (path: string, options: Hdf5Options & Omit<FieldMapping, 'metadata'> & { metadata?: Record<string, string> | string | string[] }) =>
+    fileSource<Hdf5Options>('hdf5')(path, options as Hdf5Options & FieldMapping),
   /** A PostgreSQL query streamed through a server-side cursor. */
   postgres: serverSource<PostgresOptions>('postgres', 'url'),
   /** A MongoDB collection streamed through a cursor. */
