@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod input;
+pub mod json;
 pub mod scalar;
 
 use serde_json::{Map, Value};

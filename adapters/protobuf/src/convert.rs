@@ -7,8 +7,8 @@
 //! (`Timestamp` as RFC 3339, `Duration` as `"1.5s"`, wrappers as their value, `Struct` as an
 //! object), through prost-reflect's serde support.
 
-use crate::json;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, SerializeOptions, Value};
+use hektor_adapters_api::json;
 use serde_json::{Map, Value as Json};
 
 /// The row for `msg`, consuming it.

@@ -77,7 +77,6 @@
 mod convert;
 mod descriptor;
 mod framing;
-mod json;
 mod source;
 
 use hektor_adapters_api::{AdapterError, Source, SourceSpec};

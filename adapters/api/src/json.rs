@@ -1,15 +1,15 @@
-//! JSON renderings of protobuf scalars: 64-bit integers that survive JavaScript, floats
-//! without binary noise, bytes as base64. (The same rules as the avro source's.)
+//! JSON renderings of typed scalars shared by the binary-format sources (avro, protobuf):
+//! 64-bit integers that survive JavaScript, floats without binary noise, bytes as base64.
 
 use base64::Engine;
 use serde_json::{Number, Value};
 
 /// The largest integer a JavaScript number holds exactly (2^53 - 1).
-pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// A JSON number, or a decimal string when `v` is outside ±(2^53 - 1) and a JavaScript
 /// number would silently round it.
-pub(crate) fn int(v: i64) -> Value {
+pub fn int(v: i64) -> Value {
     if v.unsigned_abs() <= MAX_SAFE_INTEGER {
         Value::Number(v.into())
     } else {
@@ -19,7 +19,7 @@ pub(crate) fn int(v: i64) -> Value {
 
 /// A JSON number for a finite `f64`; `"NaN"`, `"Infinity"` or `"-Infinity"` otherwise (as
 /// the Avro and protobuf JSON encodings spell them), since JSON has no such numbers.
-pub(crate) fn double(v: f64) -> Value {
+pub fn double(v: f64) -> Value {
     match Number::from_f64(v) {
         Some(n) => Value::Number(n),
         None if v.is_nan() => Value::String("NaN".into()),
@@ -30,7 +30,7 @@ pub(crate) fn double(v: f64) -> Value {
 
 /// Like [`double`] for an `f32`, widened through its shortest decimal form so that `0.1f32`
 /// reads back as `0.1` rather than `0.10000000149011612`.
-pub(crate) fn float(v: f32) -> Value {
+pub fn float(v: f32) -> Value {
     if !v.is_finite() {
         return double(f64::from(v));
     }
@@ -40,12 +40,12 @@ pub(crate) fn float(v: f32) -> Value {
 }
 
 /// Standard base64 (with padding), the rendering of `bytes` fields.
-pub(crate) fn base64(bytes: &[u8]) -> Value {
+pub fn base64(bytes: &[u8]) -> Value {
     Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// [`int`] for unsigned 64-bit values.
-pub(crate) fn uint(v: u64) -> Value {
+pub fn uint(v: u64) -> Value {
     if v <= MAX_SAFE_INTEGER {
         Value::Number(v.into())
     } else {
