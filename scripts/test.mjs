@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // Runs every test: the engine's Rust tests (cargo test, release profile so the
 // recall and persistence tests run at real speed) and the SDK tests (node --test).
-// Test services (none needed yet by the foundation) are started by the tests' own setup.
+// PostgreSQL and Redis (the machine's, started if down) and a MongoDB wire-protocol server
+// (nx-27017 from PyPI, on a free port) are set up by scripts/services.mjs for both steps.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cargoEnv } from './env.mjs';
+import { startServices } from './services.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const t0 = Date.now();
-const env = await cargoEnv();
+// live servers for the postgres / mongodb / redis sources: started if down, env for the tests
+const services = await startServices();
+const env = { ...(await cargoEnv()), ...services.env };
 
 function step(name, cmd, args) {
   const s = Date.now();
@@ -29,5 +33,6 @@ if (!only || only === 'js') {
   const files = readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join('__test__', f));
   results.push(step('node --test (SDK)', process.execPath, ['--test', '--test-concurrency=1', ...files]));
 }
+await services.stop();
 console.log(`\nall tests: ${results.every(Boolean) ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 process.exit(results.every(Boolean) ? 0 : 1);
