@@ -40,6 +40,8 @@
 
 pub mod input;
 pub mod json;
+#[cfg(feature = "tokio")]
+pub mod runtime;
 pub mod scalar;
 
 use serde_json::{Map, Value};
@@ -284,6 +286,49 @@ pub fn redact_url(s: &str) -> String {
     result
 }
 
+/// Replaces every occurrence of each secret (3 characters or more) by `***`.
+pub fn scrub_secrets(message: &str, secrets: &[&str]) -> String {
+    let mut m = message.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 3) {
+        m = m.replace(*s, "***");
+    }
+    m
+}
+
+/// The password of a `scheme://user:pass@host` URL, raw and percent-decoded, for
+/// [`scrub_secrets`] (drivers sometimes echo the URL or the password in their errors).
+pub fn url_passwords(uri: &str) -> Vec<String> {
+    let Some(start) = uri.find("://").map(|i| i + 3) else { return Vec::new() };
+    let rest = &uri[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..end].rfind('@') else { return Vec::new() };
+    let Some((_, pass)) = rest[..at].split_once(':') else { return Vec::new() };
+    let mut out = vec![pass.to_string()];
+    let decoded = percent_decode(pass);
+    if decoded != pass {
+        out.push(decoded);
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Looks up a dotted path in a JSON value.
 pub fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     if let Some(x) = v.get(path) {
@@ -398,6 +443,13 @@ mod tests {
         assert_eq!(r.text.as_deref(), Some("T\n\nB"));
         assert_eq!(r.vector, Some(vec![1.0, 2.5]));
         assert_eq!(r.metadata.unwrap()["author.name"], json!("A"));
+    }
+
+    #[test]
+    fn passwords_to_scrub() {
+        assert_eq!(url_passwords("mongodb://u:p%40ss@h1,h2/db"), vec!["p%40ss".to_string(), "p@ss".to_string()]);
+        assert!(url_passwords("mongodb://h/db").is_empty());
+        assert_eq!(scrub_secrets("failed for p@ss at host", &["p@ss"]), "failed for *** at host");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! BSON of each document.
 
 use crate::convert;
-use crate::error::{map_error, uri_passwords};
+use crate::error::map_error;
+use hektor_adapters_api::{runtime::block, url_passwords};
 use crate::options::MongoOptions;
 use hektor_adapters_api::{AdapterError, AdapterErrorCode, Batch, FieldMapping, Position, Progress, Source, SourceRecord, SourceSpec};
 use mongodb::bson::raw::{RawBsonRef, RawDocument};
@@ -38,17 +39,6 @@ pub struct MongoSource {
     done: bool,
 }
 
-fn block<F: std::future::Future>(rt: &Runtime, name: &str, f: F) -> Result<F::Output, AdapterError> {
-    if Handle::try_current().is_ok() {
-        return Err(AdapterError::new(
-            AdapterErrorCode::Io,
-            "the mongodb source blocks: call it from a plain thread, not from inside an async runtime",
-            Position { source: name.to_string(), ..Default::default() },
-        ));
-    }
-    Ok(rt.block_on(f))
-}
-
 /// Parses a JSON option (extended JSON accepted) into a BSON document.
 fn document_option(v: &Option<Value>, field: &str, at: &Position) -> Result<Option<Document>, AdapterError> {
     let invalid = |msg: String| AdapterError::new(AdapterErrorCode::InvalidArg, msg, at.field(field));
@@ -81,7 +71,7 @@ impl MongoSource {
         let filter = document_option(&opts.filter, "filter", &at)?.unwrap_or_default();
         let projection = document_option(&opts.projection, "projection", &at)?;
         let sort = document_option(&opts.sort, "sort", &at)?;
-        let secrets = uri_passwords(&spec.location);
+        let secrets = url_passwords(&spec.location);
         let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let timeout = Duration::from_millis(opts.timeout_ms.unwrap_or(5_000).max(1));
 

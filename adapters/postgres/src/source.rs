@@ -6,6 +6,7 @@ use crate::error::{chain, map_error, Stage};
 use crate::options::PostgresOptions;
 use crate::params::JsonParam;
 use crate::tls::{self, TlsMode};
+use hektor_adapters_api::runtime::block;
 use hektor_adapters_api::{AdapterError, AdapterErrorCode, Batch, FieldMapping, Position, Progress, Source, SourceSpec};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -48,19 +49,6 @@ pub struct PostgresSource {
     bytes: u64,
     total: Option<u64>,
     done: bool,
-}
-
-/// Runs `f` on `rt`, refusing (instead of panicking) when called from inside another
-/// async runtime.
-fn block<F: std::future::Future>(rt: &Runtime, name: &str, f: F) -> Result<F::Output, AdapterError> {
-    if Handle::try_current().is_ok() {
-        return Err(AdapterError::new(
-            AdapterErrorCode::Io,
-            "the postgres source blocks: call it from a plain thread, not from inside an async runtime",
-            Position { source: name.to_string(), ..Default::default() },
-        ));
-    }
-    Ok(rt.block_on(f))
 }
 
 impl PostgresSource {

@@ -2,7 +2,8 @@
 //! `auto` mode: `TYPE`, then the reads) per batch.
 
 use crate::convert::{field_value, hash_vector, json_row};
-use crate::error::{map_error, uri_passwords};
+use crate::error::map_error;
+use hektor_adapters_api::{runtime::block, url_passwords};
 use crate::options::{RedisOptions, ValueType, VectorEncoding};
 use hektor_adapters_api::{AdapterError, AdapterErrorCode, Batch, FieldMapping, Position, Progress, Source, SourceRecord, SourceSpec};
 use redis::aio::MultiplexedConnection;
@@ -53,17 +54,6 @@ pub struct RedisSource {
     done: bool,
 }
 
-fn block<F: std::future::Future>(rt: &Runtime, name: &str, f: F) -> Result<F::Output, AdapterError> {
-    if Handle::try_current().is_ok() {
-        return Err(AdapterError::new(
-            AdapterErrorCode::Io,
-            "the redis source blocks: call it from a plain thread, not from inside an async runtime",
-            Position { source: name.to_string(), ..Default::default() },
-        ));
-    }
-    Ok(rt.block_on(f))
-}
-
 impl RedisSource {
     /// Connects (authenticating and selecting the database of the URL) and checks the
     /// server answers (errors: `ERR_CONNECT`, `ERR_AUTH`, `ERR_INVALID_ARG`).
@@ -76,7 +66,7 @@ impl RedisSource {
         if opts.count == Some(0) {
             return Err(invalid("count", "count must be at least 1".into()));
         }
-        let secrets = uri_passwords(&spec.location);
+        let secrets = url_passwords(&spec.location);
         let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
         // redis-rs asks rustls for the process-wide provider; set ring's unless the
         // application chose one (an error here means one is already installed).
