@@ -245,8 +245,10 @@ export class Collection {
     const { onProgress, signal, ...rest } = options
     if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArg('ingest: onProgress must be a function')
     let callbackError: unknown
+    let events = 0
     const cb = onProgress
       ? (json: string): void => {
+          events++
           try {
             onProgress(JSON.parse(json) as IngestProgress)
           } catch (e) {
@@ -254,9 +256,11 @@ export class Collection {
           }
         }
       : undefined
-    const report = await withCancel(signal, (id) => this.#native.ingest(JSON.stringify(source.spec), JSON.stringify(rest), cb, id))
+    const report = JSON.parse(await withCancel(signal, (id) => this.#native.ingest(JSON.stringify(source.spec), JSON.stringify(rest), cb, id))) as IngestReport
+    // progress events travel on their own queue: deliver the last ones before resolving
+    for (let spins = 0; cb && events < report.batches && spins < 1000; spins++) await new Promise((r) => setImmediate(r))
     if (callbackError !== undefined) throw callbackError
-    return JSON.parse(report) as IngestReport
+    return report
   }
 
   /**

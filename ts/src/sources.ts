@@ -422,8 +422,17 @@ export const sources = {
    * options are also the mapping: rows are `{ id, text, <metadata names> }` with the vector
    * from `vectors`, so no `id`/`text` mapping is needed.
    */
-  hdf5: (path: string, options: Hdf5Options & Omit<FieldMapping, 'metadata'> & { metadata?: Record<string, string> | string | string[] }) =>
-    fileSource<Hdf5Options>('hdf5')(path, options as Hdf5Options & FieldMapping),
+  hdf5: (
+    path: string,
+    options: Hdf5Options & Omit<FieldMapping, 'metadata'> & { metadata?: Record<string, string> | string | string[]; metadataFields?: string | string[] },
+  ) => {
+    // `metadata` is the dataset map here; `metadataFields` picks which of its fields the
+    // records keep (the mapping's `metadata`; default all, `'*'` too)
+    const { metadataFields, ...rest } = options
+    const src = fileSource<Hdf5Options>('hdf5')(path, rest as Hdf5Options & FieldMapping)
+    if (metadataFields !== undefined) src.spec.mapping.metadata = asList(metadataFields)
+    return src
+  },
   /** A PostgreSQL query streamed through a server-side cursor. */
   postgres: serverSource<PostgresOptions>('postgres', 'url'),
   /** A MongoDB collection streamed through a cursor. */

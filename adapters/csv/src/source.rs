@@ -30,6 +30,8 @@ pub struct CsvSource {
     reader: Reader,
     meter: Arc<Meter>,
     total_bytes: Option<u64>,
+    /// 1 when lines end in CRLF (see `open`), else 0.
+    crlf: u64,
     /// Text bytes before the csv reader's first byte (byte-order mark, skipped lines).
     base: u64,
     names: Vec<String>,
@@ -107,6 +109,12 @@ impl CsvSource {
             }
             base += n as u64;
         }
+        // The csv crate reports a record after a CRLF line end at the '\n' of the previous
+        // line; peek at the first line end to correct byte positions for CRLF files.
+        let crlf = {
+            let buf = input.reader.fill_buf().map_err(|e| input::io_error(&e, Position { byte: Some(base), ..at() }))?;
+            buf.iter().position(|&b| b == b'\n').is_some_and(|i| i > 0 && buf[i - 1] == b'\r')
+        };
         let mut reader = builder.from_reader(input.reader);
         let meter = input.meter;
         let read_err = |e: csv::Error, byte: u64| match e.into_kind() {
@@ -189,6 +197,7 @@ impl CsvSource {
             mapping: spec.mapping.clone(),
             record: ByteRecord::new(),
             first,
+            crlf: crlf as u64,
             rows: 0,
             done: false,
             pending: None,
@@ -203,6 +212,7 @@ impl CsvSource {
     /// Converts the current record (row number `row`) into a source record.
     fn convert(&self, rec: &ByteRecord, row: u64) -> Result<hektor_adapters_api::SourceRecord, AdapterError> {
         let (byte, line) = rec.position().map_or((0, 0), |p| (p.byte(), p.line()));
+        let byte = if byte > 0 { byte + self.crlf } else { byte };
         let pos = Position { source: self.name.clone(), row: Some(row), byte: Some(self.base + byte), field: None };
         if rec.len() != self.names.len() {
             return Err(AdapterError::new(

@@ -19,6 +19,12 @@ pub(crate) struct ElementPath {
     steps: Vec<Step>,
 }
 
+impl std::fmt::Display for ElementPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.prefix(self.steps.len()))
+    }
+}
+
 impl ElementPath {
     /// Parses `path`; a prefix must be bound in `namespaces` when that map is not empty.
     pub(crate) fn parse(path: &str, namespaces: &HashMap<String, String>) -> Result<ElementPath, String> {
@@ -50,6 +56,11 @@ impl ElementPath {
             steps.push(Step { ns, local: local.to_string() });
         }
         Ok(ElementPath { steps })
+    }
+
+    /// The first `n` steps as written (`catalog/book`).
+    pub(crate) fn prefix(&self, n: usize) -> String {
+        self.steps.iter().take(n).map(|s| s.local.as_str()).collect::<Vec<_>>().join("/")
     }
 
     /// Number of steps: records are elements at depth `len() - 1` (the root is depth 0).

@@ -33,6 +33,11 @@ pub struct XmlSource {
     shape: Shape,
     vector_sep: Option<String>,
     max_depth: usize,
+    /// Most path steps any element reached, and the names seen one level below that (for
+    /// the "no element matches the path" error).
+    reached: usize,
+    /// Element names seen where the path stopped matching (at most 8).
+    seen_there: Vec<String>,
     /// For each open element above the records: whether it matches the path so far.
     ancestors: Vec<bool>,
     record: Option<RecordBuilder>,
@@ -87,6 +92,8 @@ impl XmlSource {
             record: None,
             buf: Vec::with_capacity(64 * 1024),
             rows: 0,
+            reached: 0,
+            seen_there: Vec::new(),
             done: false,
             pending: None,
         })
@@ -196,6 +203,18 @@ impl XmlSource {
                             self.at(before),
                         ));
                     }
+                    // a path step that never matched while other elements stood there is a
+                    // typo, not an empty record set (an empty parent is fine)
+                    if self.rows == 0 && self.reached < self.path.len() && (self.reached == 0 || !self.seen_there.is_empty()) {
+                        let matched = self.path.prefix(self.reached);
+                        let there = if self.seen_there.is_empty() { "none".to_string() } else { self.seen_there.join(", ") };
+                        let msg = if self.reached == 0 {
+                            format!("no element matches the path '{}': the root element is {there}", self.path)
+                        } else {
+                            format!("no element matches the path '{}': '{matched}' exists, its children are {there}", self.path)
+                        };
+                        return Err(AdapterError::new(AdapterErrorCode::NotFound, msg, self.at(before).field("path")));
+                    }
                     return Ok(None);
                 }
                 Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
@@ -219,7 +238,17 @@ impl XmlSource {
         }
         let d = self.ancestors.len();
         let (ns, local) = self.reader.resolver().resolve_element(e.name());
-        let ok = (d == 0 || self.ancestors[d - 1]) && self.path.matches(d, &ns, local.into_inner());
+        let parent_ok = d == 0 || self.ancestors[d - 1];
+        let ok = parent_ok && self.path.matches(d, &ns, local.into_inner());
+        if ok && d + 1 > self.reached {
+            self.reached = d + 1;
+            self.seen_there.clear();
+        } else if parent_ok && !ok && d == self.reached && self.seen_there.len() < 8 {
+            let name = e.name().as_ref().to_string();
+            if !self.seen_there.contains(&name) {
+                self.seen_there.push(name);
+            }
+        }
         if ok && d + 1 == self.path.len() {
             self.record = Some(RecordBuilder::new(e, byte, &self.shape));
         } else {

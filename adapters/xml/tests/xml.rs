@@ -335,3 +335,27 @@ fn bad_options_files_encodings_and_values() {
     let byte = e.position.byte.unwrap() as usize;
     assert_eq!(byte, at, "error at the bad byte");
 }
+
+#[test]
+fn a_path_that_matches_nothing_is_not_found() {
+    let dir = std::env::temp_dir().join(format!("hk-xml-nf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("c.xml");
+    std::fs::write(&f, "<catalog><book><t>a</t></book><magazine/></catalog>").unwrap();
+    let spec = |path: &str| hektor_adapters_api::SourceSpec {
+        kind: "xml".into(),
+        location: f.display().to_string(),
+        options: serde_json::json!({ "path": path }),
+        mapping: Default::default(),
+    };
+    let mut src = hektor_source_xml::open(&spec("catalog/books")).unwrap();
+    let e = src.next_batch(10).unwrap_err();
+    assert_eq!(e.code.as_str(), "ERR_NOT_FOUND");
+    assert!(e.message.contains("'catalog' exists") && e.message.contains("book") && e.message.contains("magazine"), "{}", e.message);
+    let mut src = hektor_source_xml::open(&spec("shop/book")).unwrap();
+    assert!(src.next_batch(10).unwrap_err().message.contains("root element is catalog"));
+    // an existing but empty record set is fine
+    std::fs::write(&f, "<catalog></catalog>").unwrap();
+    let mut src = hektor_source_xml::open(&spec("catalog/book")).unwrap();
+    assert!(src.next_batch(10).unwrap().is_none());
+}

@@ -1,0 +1,345 @@
+#!/usr/bin/env node
+/**
+ * The `hektor` command line: ingest, search, ask, stats, list.
+ *
+ * Exit codes: 0 success, 1 an operation failed (the error code is printed), 2 bad usage,
+ * 130 interrupted (Ctrl-C: the ingest keeps whole batches).
+ * @packageDocumentation
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import path from 'node:path'
+import { HektorError } from './errors'
+import { open } from './database'
+import type { Collection } from './collection'
+import { Source, sources, type IngestProgress } from './sources'
+import { embedders, generators, type Embedder, type Generator } from './rag'
+
+const USAGE: Record<string, string> = {
+  main: `hektor: local retrieval from the command line
+
+Usage: hektor <command> [options]
+
+Commands:
+  ingest <file|url>    stream a source into a collection (csv, json, jsonl, parquet, arrow,
+                       feather, avro, xml, protobuf, hdf5 files; postgres, mongodb, redis URLs)
+  search <query>       search a collection (hybrid when it has an embedder)
+  ask <question>       answer a question from a collection with a generator
+  stats                counts, sizes and configuration of a collection
+  list                 the collections of the database
+
+Options for every command:
+  --db <dir>           database directory (default: $HEKTOR_DB or ./.hektor)
+  -c, --collection <n> collection name (default: docs)
+  --json               machine-readable output
+  -h, --help           help for a command ("hektor ingest --help")
+
+Exit codes: 0 ok, 1 operation failed, 2 bad usage, 130 interrupted.`,
+  ingest: `Usage: hektor ingest <file|url> [options]
+
+Streams records into the collection (created if missing), with a progress bar.
+
+Mapping:
+  --id <field>           id field (default: generated <source>:<row>)
+  --text <field>         text field (repeat or comma-separate for several)
+  --vector <field>       vector field
+  --metadata <field>     metadata field(s) (repeat or comma-separate; '*' = all others)
+Source:
+  --kind <kind>          source kind when the extension does not tell (csv, json, jsonl, ...)
+  -o, --option <k=v>     a source option, e.g. -o delimiter=';' -o header=false (JSON values allowed)
+  --query <sql>          postgres: the SQL to stream
+  --db-name <name>       mongodb: database; --mongo-collection <name>: collection
+  --pattern <glob>       redis: key pattern
+Ingest:
+  --embedder <dir>       embed texts with a local model folder (e.g. all-MiniLM-L6-v2)
+  --batch-size <n>       records per atomic batch (default 1000)
+  --skip-errors          count and skip bad rows instead of stopping
+  --dimension <n>        vector dimension for a new collection
+  --metric <m>           cosine | l2 | dot for a new collection`,
+  search: `Usage: hektor search <query> [options]
+
+  -k <n>                 number of hits (default 10)
+  --mode <m>             vector | text | hybrid
+  --filter <json>        metadata filter, e.g. '{"year": {"$gte": 2020}}'
+  --embedder <dir>       local embedding model to embed the query (else the collection's own)`,
+  ask: `Usage: hektor ask <question> [options]
+
+  --generator <gguf>     local GGUF chat model file, or
+  --openai-url <url>     an OpenAI-compatible endpoint (with --model; key from $OPENAI_API_KEY)
+  --model <name>         model name for --openai-url
+  -k <n>                 passages given to the model (default 5)
+  --max-tokens <n>       longest answer (default 512)
+  --temperature <t>      sampling temperature (default 0.2)
+  --embedder <dir>       local embedding model (else the collection's own, or BM25 only)
+Streams the answer to stdout, then prints the cited sources.`,
+  stats: `Usage: hektor stats [--collection <name>] [--json]`,
+  list: `Usage: hektor list [--json]`,
+}
+
+class UsageError extends Error {}
+
+const COMMON: ParseArgsConfig['options'] = {
+  db: { type: 'string' },
+  collection: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+}
+
+const OPTIONS: Record<string, ParseArgsConfig['options']> = {
+  ingest: {
+    id: { type: 'string' },
+    text: { type: 'string', multiple: true },
+    vector: { type: 'string' },
+    metadata: { type: 'string', multiple: true },
+    kind: { type: 'string' },
+    option: { type: 'string', short: 'o', multiple: true },
+    query: { type: 'string' },
+    'db-name': { type: 'string' },
+    'mongo-collection': { type: 'string' },
+    pattern: { type: 'string' },
+    embedder: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'skip-errors': { type: 'boolean' },
+    dimension: { type: 'string' },
+    metric: { type: 'string' },
+  },
+  search: { k: { type: 'string', short: 'k' }, mode: { type: 'string' }, filter: { type: 'string' }, embedder: { type: 'string' } },
+  ask: {
+    generator: { type: 'string' },
+    'openai-url': { type: 'string' },
+    model: { type: 'string' },
+    k: { type: 'string', short: 'k' },
+    'max-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    embedder: { type: 'string' },
+  },
+  stats: {},
+  list: {},
+}
+
+const EXT_KINDS: Record<string, string> = {
+  '.csv': 'csv', '.tsv': 'csv', '.tab': 'csv', '.json': 'json', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.parquet': 'parquet',
+  '.arrow': 'arrow', '.arrows': 'arrow', '.ipc': 'arrow', '.feather': 'feather', '.avro': 'avro', '.xml': 'xml',
+  '.pb': 'protobuf', '.bin': 'protobuf', '.h5': 'hdf5', '.hdf5': 'hdf5', '.he5': 'hdf5',
+}
+
+function list(v: unknown): string[] {
+  return ((v as string[] | undefined) ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)
+}
+
+function int(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`)
+  return n
+}
+
+function parseOption(kv: string): [string, unknown] {
+  const eq = kv.indexOf('=')
+  if (eq <= 0) throw new UsageError(`--option expects key=value, got '${kv}'`)
+  const raw = kv.slice(eq + 1)
+  let value: unknown = raw
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    // a plain string
+  }
+  return [kv.slice(0, eq), value]
+}
+
+function makeSource(target: string, v: Record<string, unknown>): Source {
+  const mapping: Record<string, unknown> = {}
+  if (v.id) mapping.id = v.id
+  if (list(v.text).length) mapping.text = list(v.text)
+  if (v.vector) mapping.vector = v.vector
+  if (list(v.metadata).length) mapping.metadata = list(v.metadata)
+  const opts: Record<string, unknown> = { ...Object.fromEntries(((v.option as string[]) ?? []).map(parseOption)), ...mapping }
+  const scheme = /^([a-z+]+):\/\//i.exec(target)?.[1]?.toLowerCase()
+  if (scheme) {
+    if (scheme.startsWith('postgres')) {
+      if (!v.query) throw new UsageError('postgres sources need --query')
+      return sources.postgres({ url: target, query: v.query as string, ...opts })
+    }
+    if (scheme.startsWith('mongodb')) {
+      if (!v['db-name'] || !v['mongo-collection']) throw new UsageError('mongodb sources need --db-name and --mongo-collection')
+      return sources.mongodb({ uri: target, db: v['db-name'] as string, collection: v['mongo-collection'] as string, ...opts })
+    }
+    if (scheme.startsWith('redis')) return sources.redis({ url: target, ...(v.pattern ? { pattern: v.pattern as string } : {}), ...opts })
+    throw new UsageError(`unsupported URL scheme '${scheme}' (postgres://, mongodb://, redis://)`)
+  }
+  const lower = target.toLowerCase().replace(/\.gz$/, '')
+  const kind = (v.kind as string | undefined) ?? EXT_KINDS[path.extname(lower)]
+  if (!kind) throw new UsageError(`cannot tell the format of '${target}' from its extension; pass --kind`)
+  const make = (sources as unknown as Record<string, ((p: string, o: object) => Source) | undefined>)[kind]
+  if (!make) throw new UsageError(`unknown --kind '${kind}'`)
+  return make(target, opts)
+}
+
+/** A one-line progress bar on stderr (TTY), or a line every 2 s (pipes, CI). */
+function progressReporter(json: boolean): { update(p: IngestProgress): void; done(): void } {
+  const tty = process.stderr.isTTY && !json
+  let last = 0
+  const fmt = (p: IngestProgress): string => {
+    const secs = p.elapsedMs / 1000
+    const rate = secs > 0 ? p.rows / secs : 0
+    let pct = ''
+    let eta = ''
+    const frac = p.totalRows ? p.rows / p.totalRows : p.totalBytes && p.bytes ? p.bytes / p.totalBytes : null
+    if (frac !== null && frac > 0) {
+      pct = `${(frac * 100).toFixed(1).padStart(5)}% `
+      eta = ` ETA ${Math.max(0, Math.round((secs / frac) * (1 - frac)))} s`
+    }
+    const width = 24
+    const bar = frac !== null ? `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ` : ''
+    return `${bar}${pct}${p.rows.toLocaleString()} rows, ${Math.round(rate).toLocaleString()} rows/s${eta}${p.skipped ? `, ${p.skipped} skipped` : ''}`
+  }
+  return {
+    update(p) {
+      const now = Date.now()
+      if (tty) process.stderr.write(`\r\x1b[2K${fmt(p)}`)
+      else if (!json && now - last > 2000) {
+        process.stderr.write(`${fmt(p)}\n`)
+        last = now
+      }
+    },
+    done() {
+      if (tty) process.stderr.write('\n')
+    },
+  }
+}
+
+async function collectionFor(dbDir: string, name: string, create: Record<string, unknown> | null, embedder?: Embedder): Promise<Collection> {
+  const db = await open(dbDir)
+  process.once('exit', () => void db.close())
+  const names = await db.listCollections()
+  if (names.includes(name)) return db.collection(name, embedder ? { embedder } : {})
+  if (!create) throw new HektorError('ERR_NOT_FOUND', `no collection '${name}' in ${dbDir} (collections: ${names.join(', ') || 'none'}); ingest something first`)
+  return db.createCollection(name, { ...create, ...(embedder ? { embedder } : {}) })
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0]
+  if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    console.log(USAGE.main)
+    return cmd ? 0 : 2
+  }
+  if (!(cmd in OPTIONS)) throw new UsageError(`unknown command '${cmd}'`)
+  const { values: v, positionals } = parseArgs({ args: argv.slice(1), options: { ...COMMON, ...OPTIONS[cmd] }, allowPositionals: true, strict: true })
+  if (v.help) {
+    console.log(USAGE[cmd])
+    return 0
+  }
+  const dbDir = (v.db as string | undefined) ?? process.env.HEKTOR_DB ?? '.hektor'
+  const name = (v.collection as string | undefined) ?? 'docs'
+  const json = v.json === true
+  const out = (x: unknown, text: () => string): void => console.log(json ? JSON.stringify(x, null, 2) : text())
+  const embedder = typeof v.embedder === 'string' ? embedders.local({ path: v.embedder }) : undefined
+
+  switch (cmd) {
+    case 'list': {
+      const db = await open(dbDir, { readOnly: true })
+      const names = await db.listCollections()
+      await db.close()
+      out(names, () => names.join('\n'))
+      return 0
+    }
+    case 'stats': {
+      const db = await open(dbDir, { readOnly: true })
+      const col = await db.collection(name)
+      const st = await col.stats()
+      await db.close()
+      out(st, () => `${st.name}: ${st.count} records (${st.deleted} deleted), dimension ${st.dimension ?? '-'}, ${st.metric}, ${st.indexedVectors} vectors in the graph, ${st.textDocs} texts / ${st.terms} terms, ${(st.diskBytes / 1048576).toFixed(1)} MiB on disk`)
+      return 0
+    }
+    case 'ingest': {
+      if (positionals.length !== 1) throw new UsageError('ingest takes one source: a file path or a URL')
+      const source = makeSource(positionals[0], v)
+      const config: Record<string, unknown> = {}
+      if (v.dimension) config.dimension = int(v.dimension, 'dimension')
+      if (v.metric) config.metric = v.metric
+      const col = await collectionFor(dbDir, name, config, embedder)
+      const ac = new AbortController()
+      const onSigint = (): void => ac.abort()
+      process.once('SIGINT', onSigint)
+      const bar = progressReporter(json)
+      try {
+        const report = await col.ingest(source, {
+          batchSize: int(v['batch-size'], 'batch-size'),
+          onError: v['skip-errors'] ? 'skip' : 'stop',
+          onProgress: (p) => bar.update(p),
+          signal: ac.signal,
+        })
+        bar.done()
+        out(report, () => `ingested ${report.upserted.toLocaleString()} of ${report.rows.toLocaleString()} rows into '${name}' in ${(report.elapsedMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString()} rows/s)${report.skipped ? `; skipped ${report.skipped}: ${report.errors.slice(0, 3).map((e) => e.message).join('; ')}` : ''}`)
+        return 0
+      } finally {
+        bar.done()
+        process.off('SIGINT', onSigint)
+      }
+    }
+    case 'search': {
+      const query = positionals.join(' ').trim()
+      if (!query) throw new UsageError('search needs a query')
+      const col = await collectionFor(dbDir, name, null, embedder)
+      let filter: object | undefined
+      if (v.filter) {
+        try {
+          filter = JSON.parse(v.filter as string) as object
+        } catch {
+          throw new UsageError('--filter must be JSON')
+        }
+      }
+      const mode = v.mode as 'vector' | 'text' | 'hybrid' | undefined
+      const t = performance.now()
+      const hits = await col.search({ text: query, k: int(v.k, 'k') ?? 10, ...(filter ? { filter } : {}), ...(mode ? { mode } : {}) })
+      const ms = performance.now() - t
+      out(hits, () => hits.map((h, i) => `${String(i + 1).padStart(2)}. ${h.id}  ${h.score.toFixed(4)}  ${(h.text ?? '').replace(/\s+/g, ' ').slice(0, 100)}`).join('\n') + `\n(${hits.length} hits in ${ms.toFixed(1)} ms)`)
+      return 0
+    }
+    case 'ask': {
+      const question = positionals.join(' ').trim()
+      if (!question) throw new UsageError('ask needs a question')
+      let generator: Generator
+      if (v.generator) generator = generators.local({ path: v.generator as string })
+      else if (v['openai-url']) {
+        if (!v.model) throw new UsageError('--openai-url needs --model')
+        generator = generators.openai({ baseURL: v['openai-url'] as string, model: v.model as string, apiKey: process.env.OPENAI_API_KEY })
+      } else throw new UsageError('ask needs --generator <model.gguf> or --openai-url <url> --model <name>')
+      const col = await collectionFor(dbDir, name, null, embedder)
+      const ac = new AbortController()
+      process.once('SIGINT', () => ac.abort())
+      const opts = { generator, k: int(v.k, 'k') ?? 5, maxTokens: int(v['max-tokens'], 'max-tokens') ?? 512, temperature: v.temperature !== undefined ? Number(v.temperature) : 0.2, signal: ac.signal }
+      if (json) {
+        out(await col.ask(question, opts), () => '')
+        return 0
+      }
+      for await (const ev of col.askStream(question, opts)) {
+        if (ev.type === 'token') process.stdout.write(ev.text)
+        else {
+          const a = ev.answer
+          process.stdout.write('\n\nSources:\n')
+          for (const c of a.citations) process.stdout.write(`  [${c.n}] ${c.id}${c.chunkId ? ` (${c.chunkId})` : ''}\n`)
+          if (a.grounding.unsupported.length) process.stdout.write(`Unsupported by the sources: ${a.grounding.unsupported.map((s) => JSON.stringify(s)).join(', ')}\n`)
+          process.stderr.write(`(${a.timings.totalMs.toFixed(0)} ms${a.timings.tokensPerSecond ? `, ${a.timings.tokensPerSecond} tokens/s` : ''})\n`)
+        }
+      }
+      return 0
+    }
+  }
+  return 2
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`hektor: ${(e as Error).message}\nRun 'hektor --help' for usage.`)
+      process.exit(2)
+    }
+    if (e instanceof HektorError) {
+      console.error(`hektor: ${e.code}: ${e.message}`)
+      process.exit(e.code === 'ERR_ABORTED' ? 130 : 1)
+    }
+    console.error(`hektor: ${e instanceof Error ? e.stack : String(e)}`)
+    process.exit(1)
+  },
+)
