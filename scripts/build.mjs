@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds the native addon (release, via @napi-rs/cli) and compiles the TypeScript SDK.
-// usage: node scripts/build.mjs [--native] [--ts] [--debug]   (no flag = both)
+// usage: node scripts/build.mjs [--native] [--ts] [--profile release|ci|dev]   (no flag = both)
+// The default profile is `release` (LTO, what ships); `npm test` and `npm run demo` build the
+// `ci` profile (no LTO), whose compiled dependencies the Rust tests reuse.
 // The cargo target dir defaults to $HOME/.cache/hektor-target (outside the clone) so
 // fresh clones, CI runs and later sessions rebuild incrementally.
 import { spawnSync } from 'node:child_process';
@@ -31,7 +33,10 @@ const bin = (name) => path.join(root, 'node_modules', '.bin', name + (process.pl
 if (doNative) {
   const napiArgs = ['build', '--platform', '--manifest-path', 'native/node/Cargo.toml', '--package-json-path', 'package.json',
     '--output-dir', 'ts/native', '--js', 'index.js', '--dts', 'index.d.ts'];
-  if (!only('--debug')) napiArgs.push('--release');
+  const i = args.indexOf('--profile');
+  const profile = i >= 0 ? args[i + 1] : (process.env.HEKTOR_PROFILE ?? 'release');
+  if (profile === 'release') napiArgs.push('--release');
+  else if (profile !== 'dev') napiArgs.push('--profile', profile);
   run(bin('napi'), napiArgs);
 }
 if (doTs) {

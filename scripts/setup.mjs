@@ -28,4 +28,7 @@ if (!hasTools()) {
   // @napi-rs/cli's dependencies out of the lock file, which `npm ci` then rejects.
   run(npm, ['install', '--no-audit', '--no-fund']);
 }
-run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]);
+// the `ci` profile (no LTO) unless HEKTOR_PROFILE says otherwise; see scripts/build.mjs
+const pi = process.argv.indexOf('--profile');
+const profile = pi >= 0 ? process.argv[pi + 1] : (process.env.HEKTOR_PROFILE ?? 'ci');
+run(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--profile', profile]);

@@ -27,7 +27,8 @@ function step(name, cmd, args) {
 const only = process.argv[2];
 const results = [];
 if (!only || only === 'rust') {
-  results.push(step('cargo test (engine, adapters)', 'cargo', ['test', '--release', '--workspace', '--exclude', 'hektor-node']));
+  const profile = process.env.HEKTOR_PROFILE ?? 'ci';
+  results.push(step('cargo test (engine, adapters)', 'cargo', ['test', '--profile', profile, '--workspace', '--exclude', 'hektor-node']));
 }
 if (!only || only === 'js') {
   const files = readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join('__test__', f));
