@@ -33,6 +33,12 @@ export declare class NativeCollection {
   flush(): Promise<void>
   /** Rewrites the collection without deleted records. */
   compact(cancelId?: number | undefined | null): Promise<void>
+  /** Streams a source (JSON spec) into the collection; resolves to the report as JSON. */
+  ingest(specJson: string, optionsJson: string, onProgress?: ((progressJson: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
+  /** Attaches (or, with `null`, detaches) an embedder. */
+  setEmbedder(embedder?: NativeEmbedder | undefined | null): void
+  /** Answers a question (see the SDK's `Collection.ask`); resolves to the Answer as JSON. */
+  ask(question: string, optionsJson: string, generator: NativeGenerator, reranker?: NativeReranker | undefined | null, onToken?: ((piece: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
 }
 
 /** A database handle (private: wrapped by the SDK's `Database`). */
@@ -53,6 +59,45 @@ export declare class NativeDatabase {
   get readOnly(): boolean
 }
 
+/** An embedder handle (private: wrapped by the SDK's `embedders.*`). */
+export declare class NativeEmbedder {
+  /** Embeds texts; resolves to a flat Float32-compatible JSON array of vectors. */
+  embed(texts: Array<string>): Promise<string>
+  /** A description (model path or name). */
+  get description(): string
+}
+
+/** A generator handle (private: wrapped by the SDK's `generators.*`). */
+export declare class NativeGenerator {
+  /** Generates from chat messages (JSON), streaming pieces to `on_token`; resolves to the Generation as JSON. */
+  generate(messagesJson: string, optionsJson: string, onToken?: ((piece: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
+  /** A description (model path or name). */
+  get description(): string
+}
+
+/** A reranker handle (private: wrapped by the SDK's `rerankers.*`). */
+export declare class NativeReranker {}
+
+/** A source read on its own (private: wrapped by the SDK's `Source.read()`). */
+export declare class NativeSource {
+  /** The next batch as JSON `{ records, errors, progress }`, or `null` at the end. */
+  next(max: number): Promise<string | null>
+  /** Closes the source early (connections, files). */
+  close(): void
+}
+
+/**
+ * Streams a piece of a pending call's result (custom generators). Returns false when the
+ * call is no longer awaited, so the caller stops producing.
+ */
+export declare function callbackPush(id: number, piece: string): boolean
+
+/** Fails a pending call. */
+export declare function callbackReject(id: number, message: string): void
+
+/** Answers a pending call with a JSON value. */
+export declare function callbackResolve(id: number, valueJson: string): void
+
 /** Cancels a token (no-op for unknown ids). */
 export declare function cancelTokenCancel(id: number): void
 
@@ -62,11 +107,35 @@ export declare function cancelTokenCreate(): number
 /** Forgets a token. */
 export declare function cancelTokenRelease(id: number): void
 
+/**
+ * Splits text into chunks; returns `[{ text, start, end, size }]` as JSON (UTF-16 spans).
+ * Sizes are in tokens of `embedder`'s tokenizer when it has one, else in characters.
+ */
+export declare function chunkText(text: string, optionsJson: string, embedder?: NativeEmbedder | undefined | null): Promise<string>
+
 /** Test hook: panics inside a native call, to prove a panic becomes `ERR_INTERNAL`. */
 export declare function debugPanic(message: string): Promise<void>
+
+/** An embedder calling a JS function. */
+export declare function embedderCustom(func: (callJson: string) => void, dimension?: number | undefined | null): NativeEmbedder
+
+/** A generator calling a JS function. */
+export declare function generatorCustom(func: (callJson: string) => void): NativeGenerator
 
 /** Engine version and build facts. */
 export declare function nativeInfo(): string
 
 /** Opens (creating if needed unless `readOnly`) the database at `path`. */
 export declare function openDatabase(path: string, readOnly: boolean): Promise<NativeDatabase>
+
+/** Prepares a source from its JSON spec (opened on the first `next`). */
+export declare function openSource(specJson: string): NativeSource
+
+/** A reranker calling a JS function. */
+export declare function rerankerCustom(func: (callJson: string) => void): NativeReranker
+
+/** MMR reranker. */
+export declare function rerankerMmr(lambda: number): NativeReranker
+
+/** RRF reranker over the candidates' vector and text rankings. */
+export declare function rerankerRrf(k?: number | undefined | null): NativeReranker
