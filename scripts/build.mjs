@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the native addon (release, via @napi-rs/cli) and compiles the TypeScript SDK.
-// usage: node scripts/build.mjs [--native] [--ts] [--profile release|ci|dev]   (no flag = both)
+// usage: node scripts/build.mjs [--native] [--ts] [--profile release|ci|dev] [--target <rust triple>]   (no flag = both)
 // The default profile is `release` (LTO, what ships); `npm test` and `npm run demo` build the
 // `ci` profile (no LTO), whose compiled dependencies the Rust tests reuse.
 // The cargo target dir defaults to $HOME/.cache/hektor-target (outside the clone) so
@@ -37,6 +37,8 @@ if (doNative) {
   const profile = i >= 0 ? args[i + 1] : (process.env.HEKTOR_PROFILE ?? 'release');
   if (profile === 'release') napiArgs.push('--release');
   else if (profile !== 'dev') napiArgs.push('--profile', profile);
+  const t = args.indexOf('--target');
+  if (t >= 0) napiArgs.push('--target', args[t + 1]); // cross builds (the release workflow)
   run(bin('napi'), napiArgs);
 }
 if (doTs) {
