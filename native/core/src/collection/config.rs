@@ -2,6 +2,7 @@
 //! learnt from the first vector when not given).
 
 use crate::error::{Error, Result};
+use crate::rag::chunk::ChunkOptions;
 use crate::text::{AnalyzerConfig, Bm25Params};
 use crate::vector::{HnswParams, Metric};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,11 @@ pub struct CollectionConfig {
     /// How the SDK re-creates the collection's embedder on open (kind, model path or
     /// name; never a key). Opaque to the engine.
     pub embedder: Option<serde_json::Value>,
+    /// Chunk `text` on upsert: each record with text is stored as a parent (its text
+    /// not indexed) plus one searchable chunk record per chunk, sized in tokens of the
+    /// attached embedder's tokenizer (or in characters). `None`: records are indexed whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunking: Option<ChunkOptions>,
 }
 
 impl Default for CollectionConfig {
@@ -50,6 +56,7 @@ impl Default for CollectionConfig {
             analyzer: AnalyzerConfig::default(),
             bm25: Bm25Params::default(),
             embedder: None,
+            chunking: None,
         }
     }
 }
@@ -77,6 +84,9 @@ impl CollectionConfig {
             return Err(Error::invalid("bm25.k1 must be >= 0 and bm25.b between 0 and 1"));
         }
         crate::text::Analyzer::new(&self.analyzer)?;
+        if let Some(c) = &self.chunking {
+            c.validate().map_err(|e| Error::invalid(format!("chunking: {}", e.message())).with_field("chunking"))?;
+        }
         Ok(())
     }
 
@@ -104,5 +114,21 @@ mod tests {
         assert!(CollectionConfig::from_json(&json!({"dimension": 0})).is_err());
         assert!(CollectionConfig::from_json(&json!({"hnsw": {"m": 1000}})).is_err());
         assert!(CollectionConfig::from_json(&json!({"quantization": "sq8"})).is_err());
+    }
+
+    #[test]
+    fn chunking_options() {
+        use crate::rag::chunk::ChunkMode;
+        let c = CollectionConfig::from_json(&json!({"chunking": {"mode": "sentence", "size": 100, "overlap": 10}})).unwrap();
+        assert_eq!(c.chunking, Some(ChunkOptions { mode: ChunkMode::Sentence, size: 100, overlap: 10 }));
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["chunking"], json!({"mode": "sentence", "size": 100, "overlap": 10}));
+        assert_eq!(CollectionConfig::from_json(&json!({"chunking": {}})).unwrap().chunking, Some(ChunkOptions::default()));
+        // absent: not serialized, so unchunked collection files are unchanged
+        assert!(serde_json::to_value(CollectionConfig::default()).unwrap().get("chunking").is_none());
+        for bad in [json!({"size": 0}), json!({"size": 10, "overlap": 10}), json!({"mode": "words"}), json!({"sise": 3}), json!(true)] {
+            let e = CollectionConfig::from_json(&json!({ "chunking": bad })).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidArg, "{bad}");
+        }
     }
 }

@@ -224,7 +224,8 @@ impl Collection {
         let reader = Arc::new(RecordLog::open(&dir.join(&log_name), false)?);
         {
             let mut st = self.state.write();
-            *st = State { live: slots.len(), slots, meta, ids, bm25, graph, vectors, log: Some(reader) };
+            let chunks = slots.iter().filter(|s| s.is_chunk()).count();
+            *st = State { live: slots.len(), chunks, slots, meta, ids, bm25, graph, vectors, log: Some(reader) };
         }
         w.log = log;
         self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);

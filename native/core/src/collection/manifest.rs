@@ -92,6 +92,8 @@ pub mod flags {
     pub const VECTOR: u8 = 2;
     /// The record has text.
     pub const TEXT: u8 = 4;
+    /// The record is a chunk of a parent record (chunked collections).
+    pub const CHUNK: u8 = 8;
 }
 
 /// In-memory entry of the slot table.
@@ -122,6 +124,11 @@ impl SlotInfo {
     #[inline]
     pub fn has_text(&self) -> bool {
         self.flags & flags::TEXT != 0
+    }
+    /// True when the record is a chunk of a parent record.
+    #[inline]
+    pub fn is_chunk(&self) -> bool {
+        self.flags & flags::CHUNK != 0
     }
 }
 

@@ -17,6 +17,19 @@
 //! replays the log after the checkpoint. Each record version gets a new *slot*; an
 //! upsert or delete marks the old slot dead (a tombstone filtered at query time) and
 //! [`Collection::compact`] rewrites everything without the dead slots.
+//!
+//! ## Chunked collections
+//! With [`CollectionConfig::chunking`] set, upserting a record with text stores the
+//! record itself (the *parent*: id, full text, metadata, no vector; its text is not
+//! indexed) followed, in the same log frame, by one *chunk record* per chunk of its
+//! text, with id `"{parent}#{i}"` ([`chunk_id`]), the chunk's text, the parent's
+//! metadata plus the reserved key [`CHUNK_KEY`] (`{"parent": id, "span": [start, end]}`,
+//! the span in UTF-16 code units of the parent's text) and a vector from the embedder.
+//! Chunk slots carry [`manifest::flags::CHUNK`]. Searches find chunks and report their
+//! parent ([`Hit::chunk_id`], [`Hit::span`]); `get`, `count`, `delete` and
+//! `delete_where` address parents only, and replacing or deleting a parent removes
+//! its chunks. User ids ending in `#` and digits, user vectors and the metadata key
+//! [`CHUNK_KEY`] are refused in chunked collections.
 
 pub mod config;
 pub mod manifest;
@@ -28,6 +41,7 @@ pub use search::{Hit, Mode, SearchQuery, Select};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
+use crate::rag::chunk::{self, ChunkOptions};
 use crate::rag::models::Embedder;
 use crate::store::fsutil;
 use crate::store::record::{self, Parts, Reader, Record};
@@ -51,6 +65,26 @@ pub const MAX_ID_BYTES: usize = 1024;
 const EMBED_BATCH: usize = 64;
 /// Log bytes after which a write triggers a checkpoint.
 const AUTO_CHECKPOINT_BYTES: u64 = 64 << 20;
+/// Metadata key linking a chunk record to its parent in a chunked collection:
+/// `{"parent": "<id>", "span": [start, end]}`. Reserved there, never returned.
+pub const CHUNK_KEY: &str = "_chunk";
+/// Separator between a parent id and the chunk number in chunk ids.
+pub const CHUNK_SEPARATOR: char = '#';
+
+/// The id of chunk `i` of record `parent`: `"{parent}#{i}"`.
+pub fn chunk_id(parent: &str, i: usize) -> String {
+    format!("{parent}{CHUNK_SEPARATOR}{i}")
+}
+
+/// True when `id` has the form of a chunk id: it ends with `#` and digits.
+fn has_chunk_id_form(id: &str) -> bool {
+    id.rsplit_once(CHUNK_SEPARATOR).is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// True when a record's metadata carries the chunk link ([`CHUNK_KEY`]).
+fn has_chunk_link(r: &Record) -> bool {
+    r.metadata.as_ref().is_some_and(|m| m.get(CHUNK_KEY).is_some())
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,6 +100,8 @@ pub(crate) struct State {
     pub(crate) meta: Vec<Option<Value>>,
     pub(crate) ids: HashMap<Box<str>, u32>,
     pub(crate) live: usize,
+    /// Live chunk records (counted in `live`).
+    pub(crate) chunks: usize,
     pub(crate) bm25: Bm25Index,
     pub(crate) graph: Arc<FrozenGraph>,
     pub(crate) vectors: Option<Arc<VectorStore>>,
@@ -87,6 +123,23 @@ impl State {
     pub(crate) fn visible(&self, slot: u32, filter: Option<&Filter>) -> bool {
         let s = &self.slots[slot as usize];
         s.alive() && filter.is_none_or(|f| f.matches(self.meta[slot as usize].as_ref()))
+    }
+
+    /// True when `slot` is a visible user record: not a chunk, alive, and satisfying
+    /// `filter` if given.
+    #[inline]
+    pub(crate) fn is_record(&self, slot: u32, filter: Option<&Filter>) -> bool {
+        !self.slots[slot as usize].is_chunk() && self.visible(slot, filter)
+    }
+
+    /// The parent id and UTF-16 span of a chunk slot; `None` for other slots.
+    pub(crate) fn chunk_link(&self, slot: u32) -> Option<(&str, [u64; 2])> {
+        if !self.slots[slot as usize].is_chunk() {
+            return None;
+        }
+        let link = self.meta[slot as usize].as_ref()?.get(CHUNK_KEY)?;
+        let span = link.get("span")?.as_array()?;
+        Some((link.get("parent")?.as_str()?, [span.first()?.as_u64()?, span.get(1)?.as_u64()?]))
     }
 }
 
@@ -110,8 +163,11 @@ pub(crate) struct Writer {
 pub struct Stats {
     /// Collection name.
     pub name: String,
-    /// Live records.
+    /// Live records (parents, not chunks, in a chunked collection).
     pub count: usize,
+    /// Live chunk records (chunked collections only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<usize>,
     /// Dead slots awaiting compaction.
     pub deleted: usize,
     /// Vector dimension, once known.
@@ -145,6 +201,8 @@ pub struct Collection {
     dir: PathBuf,
     read_only: bool,
     config: RwLock<CollectionConfig>,
+    /// The configuration's chunking (fixed at creation).
+    chunking: Option<ChunkOptions>,
     analyzer: Arc<Analyzer>,
     pub(crate) state: RwLock<State>,
     pub(crate) writer: Mutex<Option<Writer>>,
@@ -260,11 +318,12 @@ impl Collection {
             }
         }
         let mut ids = HashMap::with_capacity(slots.len());
-        let mut live = 0;
+        let (mut live, mut chunks) = (0, 0);
         for (i, s) in slots.iter().enumerate() {
             if s.alive() {
                 ids.insert(s.id.clone(), i as u32);
                 live += 1;
+                chunks += s.is_chunk() as usize;
             }
         }
         let log_path = dir.join(&man.log);
@@ -286,12 +345,14 @@ impl Collection {
             dir: dir.to_path_buf(),
             read_only,
             config: RwLock::new(config.clone()),
+            chunking: config.chunking,
             analyzer,
             state: RwLock::new(State {
                 slots,
                 meta,
                 ids,
                 live,
+                chunks,
                 bm25,
                 graph: Arc::new(graph),
                 vectors,
@@ -393,10 +454,9 @@ impl Collection {
         Ok(out)
     }
 
-    /// Checks and prepares a batch; nothing is written if any record is bad.
-    fn prepare(&self, records: &mut [Record]) -> Result<(Vec<Prepared>, Option<usize>)> {
-        let mut dim = self.config.read().dimension;
-        let mut out = Vec::with_capacity(records.len());
+    /// Checks the records given to [`upsert`](Self::upsert) (ids, metadata, and the rules
+    /// of chunked collections) and normalises `null` metadata.
+    fn check_records(&self, records: &mut [Record]) -> Result<()> {
         for (row, r) in records.iter_mut().enumerate() {
             let at = |e: Error, field: &str| e.with_row(row as u64).with_field(field).with_source(self.name.clone());
             if r.id.is_empty() {
@@ -410,6 +470,93 @@ impl Collection {
                 Some(Value::Object(_)) | None => {}
                 Some(_) => return Err(at(Error::invalid("metadata must be a JSON object"), "metadata")),
             }
+            if self.chunking.is_some() {
+                if has_chunk_id_form(&r.id) {
+                    let id: String = r.id.chars().take(80).collect();
+                    return Err(at(
+                        Error::invalid(format!("record id {id:?} ends with '{CHUNK_SEPARATOR}' and digits, the form of chunk ids in a chunked collection")),
+                        "id",
+                    ));
+                }
+                if r.vector.is_some() {
+                    return Err(at(Error::invalid("records of a chunked collection get their vectors from the embedder; leave out `vector`"), "vector"));
+                }
+                if has_chunk_link(r) {
+                    return Err(at(Error::invalid(format!("metadata key '{CHUNK_KEY}' is reserved in a chunked collection")), "metadata"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// In a chunked collection, follows each record with text by its chunk records
+    /// (sized in tokens of the embedder's tokenizer when it has one, else in characters).
+    /// Returns the records to store and, for each, the row of the record it comes from.
+    fn expand_chunks(&self, records: Vec<Record>) -> Result<(Vec<Record>, Vec<usize>)> {
+        let Some(opts) = self.chunking else {
+            let rows = (0..records.len()).collect();
+            return Ok((records, rows));
+        };
+        let embedder = self.embedder();
+        let measure = |s: &str| embedder.as_ref().and_then(|e| e.count_tokens(s)).unwrap_or_else(|| s.chars().count());
+        let (mut out, mut rows) = (Vec::with_capacity(records.len() * 4), Vec::with_capacity(records.len() * 4));
+        for (row, r) in records.into_iter().enumerate() {
+            let mut pieces = Vec::new();
+            if let Some(text) = r.text.as_deref() {
+                let chunks = chunk::chunk(text, &opts, &measure).map_err(|e| e.with_row(row as u64).with_field("text").with_source(self.name.clone()))?;
+                // UTF-16 offsets, counted incrementally (chunk starts never move backwards)
+                let (mut byte, mut unit) = (0usize, 0u64);
+                for (i, c) in chunks.iter().enumerate() {
+                    if c.start < byte {
+                        (byte, unit) = (0, 0);
+                    }
+                    unit += text[byte..c.start].encode_utf16().count() as u64;
+                    byte = c.start;
+                    let end = unit + text[c.start..c.end].encode_utf16().count() as u64;
+                    let mut meta = match &r.metadata {
+                        Some(Value::Object(m)) => m.clone(),
+                        _ => serde_json::Map::new(),
+                    };
+                    meta.insert(CHUNK_KEY.into(), serde_json::json!({ "parent": r.id, "span": [unit, end] }));
+                    pieces.push(Record {
+                        id: chunk_id(&r.id, i),
+                        text: Some(text[c.start..c.end].to_string()),
+                        vector: None,
+                        metadata: Some(Value::Object(meta)),
+                    });
+                }
+            }
+            rows.extend(std::iter::repeat_n(row, pieces.len() + 1));
+            out.push(r);
+            out.extend(pieces);
+        }
+        Ok((out, rows))
+    }
+
+    /// True when `r` is a chunk record of a chunked collection.
+    fn is_chunk_record(&self, r: &Record) -> bool {
+        self.chunking.is_some() && has_chunk_link(r)
+    }
+
+    /// True when a stored record's text is indexed (BM25) and embedded: every record's in
+    /// an unchunked collection, only the chunks' in a chunked one (parents stay whole).
+    fn indexes_text(&self, r: &Record) -> bool {
+        self.chunking.is_none() || has_chunk_link(r)
+    }
+
+    /// The BM25 tokens of a record to store (see [`indexes_text`](Self::indexes_text)).
+    fn text_tokens(&self, r: &Record) -> Option<Vec<String>> {
+        let text = r.text.as_deref()?;
+        self.indexes_text(r).then(|| self.analyzer.analyze(text))
+    }
+
+    /// Validates vectors and analyses texts of a batch to store; nothing is written if
+    /// any record is bad. `rows[i]` is the caller's row of `records[i]`, for errors.
+    fn prepare(&self, records: &[Record], rows: &[usize]) -> Result<(Vec<Prepared>, Option<usize>)> {
+        let mut dim = self.config.read().dimension;
+        let mut out = Vec::with_capacity(records.len());
+        for (r, &row) in records.iter().zip(rows) {
+            let at = |e: Error, field: &str| e.with_row(row as u64).with_field(field).with_source(self.name.clone());
             let vector = match &r.vector {
                 Some(v) => {
                     let d = *dim.get_or_insert(v.len());
@@ -420,8 +567,7 @@ impl Collection {
                 }
                 None => None,
             };
-            let tokens = r.text.as_deref().map(|t| self.analyzer.analyze(t));
-            out.push(Prepared { vector, tokens });
+            out.push(Prepared { vector, tokens: self.text_tokens(r) });
         }
         Ok((out, dim))
     }
@@ -450,12 +596,16 @@ impl Collection {
         Ok(out)
     }
 
-    /// Gives records that have text but no vector an embedding (when an embedder is attached).
+    /// Gives records that have text but no vector an embedding (when an embedder is
+    /// attached); in a chunked collection, only the chunk records.
     fn embed_missing(&self, records: &mut [Record]) -> Result<()> {
         if self.embedder.read().is_none() {
             return Ok(());
         }
-        let idx: Vec<usize> = (0..records.len()).filter(|&i| records[i].vector.is_none() && records[i].text.as_deref().is_some_and(|t| !t.trim().is_empty())).collect();
+        let wanted = |r: &Record| {
+            r.vector.is_none() && r.text.as_deref().is_some_and(|t| !t.trim().is_empty()) && self.indexes_text(r)
+        };
+        let idx: Vec<usize> = (0..records.len()).filter(|&i| wanted(&records[i])).collect();
         if idx.is_empty() {
             return Ok(());
         }
@@ -470,14 +620,19 @@ impl Collection {
     /// Inserts or replaces records (by id). The batch is atomic: it is validated as a
     /// whole, written to the log in one frame and fsynced before this returns.
     /// Records with text but no vector are embedded first when an embedder is attached.
-    /// Returns the number of records written.
+    /// In a chunked collection each record with text is stored with its chunks (see the
+    /// [module docs](self)), replacing the chunks of an earlier version.
+    /// Returns the number of records written (not counting chunks).
     pub fn upsert(&self, mut records: Vec<Record>) -> Result<usize> {
         self.check_writable()?;
         if records.is_empty() {
             return Ok(0);
         }
+        let written = records.len();
+        self.check_records(&mut records)?;
+        let (mut records, rows) = self.expand_chunks(records)?;
         self.embed_missing(&mut records)?;
-        let (prepared, dim) = self.prepare(&mut records)?;
+        let (prepared, dim) = self.prepare(&records, &rows)?;
         let mut wg = self.writer.lock();
         let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;
         self.check_open()?;
@@ -497,7 +652,6 @@ impl Collection {
         let base = w.log.append(FrameKind::Upsert, seq, &payload, true)?;
         w.next_seq += 1;
         w.dirty = true;
-        let n = records.len();
         let items = records
             .into_iter()
             .zip(prepared)
@@ -506,10 +660,11 @@ impl Collection {
             .collect();
         self.apply_upsert(items)?;
         self.after_write(w)?;
-        Ok(n)
+        Ok(written)
     }
 
-    /// Deletes records by id; returns how many existed.
+    /// Deletes records by id (with their chunks in a chunked collection; chunk ids are
+    /// not record ids and are ignored); returns how many existed.
     pub fn delete(&self, ids: &[String]) -> Result<usize> {
         self.check_writable()?;
         let mut wg = self.writer.lock();
@@ -517,14 +672,14 @@ impl Collection {
         self.delete_locked(w, ids)
     }
 
-    /// Deletes every record matching `filter`; returns how many.
+    /// Deletes every record matching `filter` (with their chunks); returns how many.
     pub fn delete_where(&self, filter: &Filter) -> Result<usize> {
         self.check_writable()?;
         let mut wg = self.writer.lock();
         let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;
         let ids: Vec<String> = {
             let st = self.state.read();
-            (0..st.slots.len() as u32).filter(|&s| st.visible(s, Some(filter))).map(|s| st.slots[s as usize].id.to_string()).collect()
+            (0..st.slots.len() as u32).filter(|&s| st.is_record(s, Some(filter))).map(|s| st.slots[s as usize].id.to_string()).collect()
         };
         self.delete_locked(w, &ids)
     }
@@ -533,7 +688,9 @@ impl Collection {
         let present: Vec<&String> = {
             let st = self.state.read();
             let mut seen = std::collections::HashSet::new();
-            ids.iter().filter(|id| st.ids.contains_key(id.as_str()) && seen.insert(id.as_str())).collect()
+            ids.iter()
+                .filter(|id| st.ids.get(id.as_str()).is_some_and(|&s| !st.slots[s as usize].is_chunk()) && seen.insert(id.as_str()))
+                .collect()
         };
         if present.is_empty() {
             return Ok(0);
@@ -551,9 +708,7 @@ impl Collection {
         {
             let mut st = self.state.write();
             for id in &present {
-                if let Some(&slot) = st.ids.get(id.as_str()) {
-                    self.kill(&mut st, slot)?;
-                }
+                self.kill_id(&mut st, id)?;
             }
         }
         self.after_write(w)?;
@@ -606,7 +761,7 @@ impl Collection {
                         }
                         None => None,
                     };
-                    let tokens = r.text.as_deref().map(|t| self.analyzer.analyze(t));
+                    let tokens = self.text_tokens(&r);
                     items.push((r, Prepared { vector, tokens }, payload_offset + start as u64, len));
                 }
                 self.apply_upsert(items)
@@ -615,24 +770,25 @@ impl Collection {
                 let mut st = self.state.write();
                 for _ in 0..n {
                     let id = rd.str().map_err(corrupt)?;
-                    if let Some(&slot) = st.ids.get(id) {
-                        self.kill(&mut st, slot)?;
-                    }
+                    self.kill_id(&mut st, id)?;
                 }
                 Ok(())
             }
         }
     }
 
-    /// Applies prepared records in memory: new slots, vectors, BM25, id map.
+    /// Applies prepared records in memory: new slots, vectors, BM25, id map. A record
+    /// replaces the live one of its id, and a parent's chunks (its new chunks follow it).
     fn apply_upsert(&self, items: Vec<(Record, Prepared, u64, u32)>) -> Result<()> {
         let mut st = self.state.write();
         for (r, p, offset, len) in items {
-            if let Some(&old) = st.ids.get(r.id.as_str()) {
-                self.kill(&mut st, old)?;
-            }
+            self.kill_id(&mut st, &r.id)?;
             let slot = st.slots.len() as u32;
             let mut fl = flags::ALIVE;
+            if self.is_chunk_record(&r) {
+                fl |= flags::CHUNK;
+                st.chunks += 1;
+            }
             if let Some(v) = &p.vector {
                 let vs = st.vectors.as_ref().ok_or_else(|| Error::internal("vector store missing"))?;
                 vs.set(slot, v)?;
@@ -647,6 +803,21 @@ impl Collection {
             st.slots.push(SlotInfo { id, offset, len, flags: fl });
             st.meta.push(r.metadata);
             st.live += 1;
+        }
+        Ok(())
+    }
+
+    /// Kills the live record `id`, with its chunks when it is the parent record of a
+    /// chunked collection (chunks `#0, #1, ...` are always stored and removed together).
+    fn kill_id(&self, st: &mut State, id: &str) -> Result<()> {
+        let Some(&slot) = st.ids.get(id) else { return Ok(()) };
+        let parent = self.chunking.is_some() && !st.slots[slot as usize].is_chunk();
+        self.kill(st, slot)?;
+        if parent {
+            for i in 0.. {
+                let Some(&c) = st.ids.get(chunk_id(id, i).as_str()) else { break };
+                self.kill(st, c)?;
+            }
         }
         Ok(())
     }
@@ -666,12 +837,14 @@ impl Collection {
         }
         let s = &mut st.slots[slot as usize];
         s.flags &= !flags::ALIVE;
+        let chunk = s.is_chunk();
         let id = s.id.clone();
         if st.ids.get(&id) == Some(&slot) {
             st.ids.remove(&id);
         }
         st.meta[slot as usize] = None;
         st.live -= 1;
+        st.chunks -= chunk as usize;
         Ok(())
     }
 
@@ -685,32 +858,32 @@ impl Collection {
         Ok(())
     }
 
-    /// Records by id, in the order asked (`None` for unknown ids).
+    /// Records by id, in the order asked (`None` for unknown ids and chunk ids). The
+    /// parent of chunks comes with its full text and metadata and no vector.
     pub fn get(&self, ids: &[String], parts: Parts) -> Result<Vec<Option<Record>>> {
         self.check_open()?;
         let st = self.state.read();
         ids.iter()
             .map(|id| match st.ids.get(id.as_str()) {
-                Some(&slot) => {
+                Some(&slot) if !st.slots[slot as usize].is_chunk() => {
                     let mut r = st.read_record(slot, Parts { metadata: false, ..parts })?;
                     if parts.metadata {
                         r.metadata = st.meta[slot as usize].clone();
                     }
                     Ok(Some(r))
                 }
-                None => Ok(None),
+                _ => Ok(None),
             })
             .collect()
     }
 
-    /// Number of live records, or of those matching `filter`.
+    /// Number of live records, or of those matching `filter` (chunks are not records).
     pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
         self.check_open()?;
         let st = self.state.read();
         Ok(match filter {
-            None => st.live,
-            Some(f) if f.is_empty() => st.live,
-            Some(f) => (0..st.slots.len() as u32).filter(|&s| st.visible(s, Some(f))).count(),
+            Some(f) if !f.is_empty() => (0..st.slots.len() as u32).filter(|&s| st.is_record(s, Some(f))).count(),
+            _ => st.live - st.chunks,
         })
     }
 
@@ -724,7 +897,8 @@ impl Collection {
         let pending = st.slots[graph_n.min(st.slots.len())..].iter().filter(|s| s.alive() && s.has_vector()).count();
         Ok(Stats {
             name: self.name.clone(),
-            count: st.live,
+            count: st.live - st.chunks,
+            chunks: self.chunking.map(|_| st.chunks),
             deleted: st.slots.len() - st.live,
             dimension: config.dimension,
             metric: config.metric.as_str(),

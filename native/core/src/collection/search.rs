@@ -172,8 +172,15 @@ impl SearchQuery {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Hit {
-    /// Record id.
+    /// Record id (the parent record's when the hit is a chunk).
     pub id: String,
+    /// The chunk's id when the hit is a chunk of a record (chunked collections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_id: Option<String>,
+    /// The chunk's `[start, end)` span in the parent record's text, in UTF-16 code units
+    /// (JavaScript string indices: `text.slice(start, end)` is the chunk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<[u64; 2]>,
     /// The ranking score of the mode (higher is better): similarity, BM25 or fused.
     pub score: f32,
     /// Vector similarity (cosine: cosine; dot: inner product; l2: `1 / (1 + distance)`).
@@ -185,13 +192,13 @@ pub struct Hit {
     /// Metric distance (cosine: `1 - cos`; l2: squared Euclidean; dot: `-dot`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance: Option<f32>,
-    /// Stored text.
+    /// Stored text (the chunk's when the hit is a chunk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Stored metadata.
+    /// Stored metadata (the parent record's when the hit is a chunk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    /// Stored vector.
+    /// Stored vector (the chunk's embedding when the hit is a chunk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector: Option<Vec<f32>>,
 }
@@ -312,6 +319,8 @@ impl Collection {
             .map(|(slot, score, vector_score, text_score, distance)| {
                 let mut hit = Hit {
                     id: st.slots[slot as usize].id.to_string(),
+                    chunk_id: None,
+                    span: None,
                     score,
                     vector_score,
                     text_score,
@@ -347,7 +356,8 @@ fn mode_name(m: Mode) -> &'static str {
     }
 }
 
-/// Adds the selected stored fields to a hit.
+/// Adds the selected stored fields to a hit. A chunk's hit is turned into its parent
+/// record's: the parent's id and metadata, with the chunk's id, span, text and vector.
 fn fill(st: &State, slot: u32, select: Select, hit: &mut Hit) -> Result<()> {
     let info = &st.slots[slot as usize];
     if (select.text && info.has_text()) || (select.vector && info.has_vector()) {
@@ -355,8 +365,14 @@ fn fill(st: &State, slot: u32, select: Select, hit: &mut Hit) -> Result<()> {
         hit.text = r.text;
         hit.vector = r.vector;
     }
+    let mut meta_slot = Some(slot);
+    if let Some((parent, span)) = st.chunk_link(slot) {
+        hit.chunk_id = Some(std::mem::replace(&mut hit.id, parent.to_string()));
+        hit.span = Some(span);
+        meta_slot = st.ids.get(parent).copied();
+    }
     if select.metadata {
-        hit.metadata = st.meta[slot as usize].clone();
+        hit.metadata = meta_slot.and_then(|s| st.meta[s as usize].clone());
     }
     Ok(())
 }

@@ -156,16 +156,13 @@ fn ms(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// A hit as a passage, resolving chunk metadata (`_parent`, `_span`) to the parent record.
+/// A hit as a passage (a chunk's hit names its parent record, chunk id and span).
 fn context(n: usize, h: &Hit, score: f32) -> Context {
-    let meta = h.metadata.as_ref();
-    let parent = meta.and_then(|m| m.get("_parent")).and_then(Value::as_str);
-    let span = meta.and_then(|m| m.get("_span")).and_then(Value::as_array).and_then(|a| Some([a.first()?.as_u64()?, a.get(1)?.as_u64()?]));
     Context {
         n,
-        id: parent.unwrap_or(&h.id).to_string(),
-        chunk_id: parent.map(|_| h.id.clone()),
-        span,
+        id: h.id.clone(),
+        chunk_id: h.chunk_id.clone(),
+        span: h.span,
         text: h.text.clone().unwrap_or_default(),
         score,
         metadata: h.metadata.clone(),
@@ -355,6 +352,34 @@ mod tests {
         }
     }
 
+    /// Bag of words hashed into 16 buckets (deterministic); tokens are words.
+    struct Words;
+    impl crate::rag::models::Embedder for Words {
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0.0f32; 16];
+                    v[15] = 0.01;
+                    for w in t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                        let h = w.to_lowercase().bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+                        v[(h % 15) as usize] += 1.0;
+                    }
+                    v
+                })
+                .collect())
+        }
+        fn dimension(&self) -> Option<usize> {
+            Some(16)
+        }
+        fn count_tokens(&self, text: &str) -> Option<usize> {
+            Some(text.split_whitespace().count())
+        }
+        fn describe(&self) -> String {
+            "words".into()
+        }
+    }
+
     #[test]
     fn ask_cites_the_record_with_the_answer() {
         let dir = crate::store::fsutil::test_dir("ask");
@@ -363,32 +388,54 @@ mod tests {
         col.upsert(vec![
             Record { id: "paris".into(), text: Some("The Eiffel Tower stands in Paris and opened in 1889.".into()), ..Default::default() },
             Record { id: "bananas".into(), text: Some("Bananas are yellow fruit rich in potassium.".into()), ..Default::default() },
-            Record {
-                id: "rust".into(),
-                text: Some("Rust is a systems programming language.".into()),
-                metadata: Some(serde_json::json!({"_parent": "langs", "_span": [10, 49]})),
-                ..Default::default()
-            },
+            Record { id: "rust".into(), text: Some("Rust is a systems programming language.".into()), ..Default::default() },
         ])
         .unwrap();
         let mut streamed = String::new();
         let a = ask(&col, "When did the Eiffel Tower open?", &AskOptions::default(), &Rerank::None, &Echo, &Cancel::new(), &mut |t| streamed.push_str(t)).unwrap();
         assert_eq!(streamed, a.answer);
         assert_eq!(a.contexts[0].id, "paris");
+        assert_eq!(a.contexts[0].chunk_id, None);
         assert_eq!(a.citations.len(), 1);
         assert_eq!(a.citations[0].id, "paris");
         assert_eq!(a.invalid_citations, vec![9]);
         assert!(a.grounding.score > 0.99, "{:?}", a.grounding);
         assert_eq!(a.timings.tokens_per_second.is_some(), true);
-        // chunk metadata resolves to the parent record and span
-        let a = ask(&col, "systems programming language", &AskOptions::default(), &Rerank::Rrf { k: 60.0 }, &Echo, &Cancel::new(), &mut |_| {}).unwrap();
-        assert_eq!(a.contexts[0].id, "langs");
-        assert_eq!(a.contexts[0].chunk_id.as_deref(), Some("rust"));
-        assert_eq!(a.contexts[0].span, Some([10, 49]));
         // abort
         let c = Cancel::new();
         c.cancel();
         assert_eq!(ask(&col, "Eiffel", &AskOptions::default(), &Rerank::None, &Echo, &c, &mut |_| {}).unwrap_err().code(), ErrorCode::Aborted);
         assert_eq!(ask(&col, " ", &AskOptions::default(), &Rerank::None, &Echo, &Cancel::new(), &mut |_| {}).unwrap_err().code(), ErrorCode::InvalidArg);
+    }
+
+    #[test]
+    fn ask_over_chunks_cites_the_parent_record() {
+        use crate::rag::chunk::{ChunkMode, ChunkOptions};
+        let dir = crate::store::fsutil::test_dir("ask-chunks");
+        let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
+        let chunking = Some(ChunkOptions { mode: ChunkMode::Sentence, size: 12, overlap: 0 });
+        let col = db.create_collection("kb", CollectionConfig { chunking, ..Default::default() }).unwrap();
+        col.set_embedder(Some(Arc::new(Words)));
+        let langs = "Python is a dynamic scripting language. Rust is a systems programming language without a garbage collector. Go has goroutines.";
+        col.upsert(vec![
+            Record { id: "langs".into(), text: Some(langs.into()), metadata: Some(serde_json::json!({"topic": "pl"})), ..Default::default() },
+            Record { id: "paris".into(), text: Some("The Eiffel Tower stands in Paris and opened in 1889.".into()), ..Default::default() },
+        ])
+        .unwrap();
+        for rerank in [Rerank::None, Rerank::Mmr { lambda: 0.7 }, Rerank::Rrf { k: 60.0 }] {
+            let a = ask(&col, "Which systems programming language has no garbage collector?", &AskOptions::default(), &rerank, &Echo, &Cancel::new(), &mut |_| {})
+                .unwrap();
+            let c = &a.contexts[0];
+            assert_eq!(c.id, "langs");
+            assert_eq!(c.chunk_id.as_deref(), Some("langs#1"));
+            assert_eq!(c.text, "Rust is a systems programming language without a garbage collector.");
+            let [s, e] = c.span.unwrap();
+            assert_eq!(String::from_utf16(&langs.encode_utf16().collect::<Vec<u16>>()[s as usize..e as usize]).unwrap(), c.text);
+            assert_eq!(c.metadata, Some(serde_json::json!({"topic": "pl"})));
+            assert_eq!(a.citations[0].id, "langs");
+            assert_eq!(a.citations[0].chunk_id.as_deref(), Some("langs#1"));
+            assert_eq!(a.citations[0].span, c.span);
+            assert!(a.contexts.iter().all(|c| c.chunk_id.is_some()), "parents are never passages");
+        }
     }
 }

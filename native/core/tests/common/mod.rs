@@ -45,3 +45,33 @@ pub fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f3
         })
         .collect()
 }
+
+/// A deterministic test embedder: lowercase words hashed (FNV-1a) into 32 buckets, plus
+/// a small constant so no vector is zero; counts tokens as whitespace-separated words.
+pub struct Words;
+
+impl hektor_core::rag::models::Embedder for Words {
+    fn embed(&self, texts: &[&str]) -> hektor_core::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![0.0f32; 32];
+                v[31] = 0.01;
+                for w in t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                    let h = w.to_lowercase().bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+                    v[(h % 31) as usize] += 1.0;
+                }
+                v
+            })
+            .collect())
+    }
+    fn dimension(&self) -> Option<usize> {
+        Some(32)
+    }
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        Some(text.split_whitespace().count())
+    }
+    fn describe(&self) -> String {
+        "words".into()
+    }
+}
