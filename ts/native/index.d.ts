@@ -37,7 +37,7 @@ export declare class NativeCollection {
   ingest(specJson: string, optionsJson: string, onProgress?: ((progressJson: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
   /** Attaches (or, with `null`, detaches) an embedder. */
   setEmbedder(embedder?: NativeEmbedder | undefined | null): void
-  /** Answers a question (see the SDK's `Collection.ask`); resolves to the Answer as JSON. */
+  /** Answers a question (see the SDK's `Collection.ask`); resolves to `{ streamed, value: Answer }` as JSON. */
   ask(question: string, optionsJson: string, generator: NativeGenerator, reranker?: NativeReranker | undefined | null, onToken?: ((piece: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
 }
 
@@ -69,7 +69,10 @@ export declare class NativeEmbedder {
 
 /** A generator handle (private: wrapped by the SDK's `generators.*`). */
 export declare class NativeGenerator {
-  /** Generates from chat messages (JSON), streaming pieces to `on_token`; resolves to the Generation as JSON. */
+  /**
+   * Generates from chat messages (JSON), streaming pieces to `on_token`; resolves to
+   * `{ streamed, value: Generation }` as JSON.
+   */
   generate(messagesJson: string, optionsJson: string, onToken?: ((piece: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
   /** A description (model path or name). */
   get description(): string
@@ -119,8 +122,20 @@ export declare function debugPanic(message: string): Promise<void>
 /** An embedder calling a JS function. */
 export declare function embedderCustom(func: (callJson: string) => void, dimension?: number | undefined | null): NativeEmbedder
 
+/** A sentence-embedding model folder (BERT family, sentence-transformers layout), loaded on first use. */
+export declare function embedderLocal(optionsJson: string): NativeEmbedder
+
+/** An OpenAI-compatible `/embeddings` client. */
+export declare function embedderOpenai(optionsJson: string): NativeEmbedder
+
 /** A generator calling a JS function. */
 export declare function generatorCustom(func: (callJson: string) => void): NativeGenerator
+
+/** A GGUF chat model file, loaded on first use. */
+export declare function generatorLocal(optionsJson: string): NativeGenerator
+
+/** An OpenAI-compatible `/chat/completions` client (streaming). */
+export declare function generatorOpenai(optionsJson: string): NativeGenerator
 
 /** Engine version and build facts. */
 export declare function nativeInfo(): string
@@ -130,6 +145,9 @@ export declare function openDatabase(path: string, readOnly: boolean): Promise<N
 
 /** Prepares a source from its JSON spec (opened on the first `next`). */
 export declare function openSource(specJson: string): NativeSource
+
+/** A cross-encoder (BERT sequence-classification) folder, loaded on first use. */
+export declare function rerankerCrossEncoder(optionsJson: string): NativeReranker
 
 /** A reranker calling a JS function. */
 export declare function rerankerCustom(func: (callJson: string) => void): NativeReranker

@@ -9,10 +9,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import path from 'node:path'
 import { HektorError } from './errors'
-import { open } from './database'
+import { open, type Database } from './database'
 import type { Collection } from './collection'
 import { Source, sources, type IngestProgress } from './sources'
 import { embedders, generators, type Embedder, type Generator } from './rag'
+import type { Filter } from './types'
 
 const USAGE: Record<string, string> = {
   main: `hektor: local retrieval from the command line
@@ -207,9 +208,12 @@ function progressReporter(json: boolean): { update(p: IngestProgress): void; don
   }
 }
 
+/** Databases opened by the command, closed (checkpointed) before the process exits. */
+const opened: Database[] = []
+
 async function collectionFor(dbDir: string, name: string, create: Record<string, unknown> | null, embedder?: Embedder): Promise<Collection> {
   const db = await open(dbDir)
-  process.once('exit', () => void db.close())
+  opened.push(db)
   const names = await db.listCollections()
   if (names.includes(name)) return db.collection(name, embedder ? { embedder } : {})
   if (!create) throw new HektorError('ERR_NOT_FOUND', `no collection '${name}' in ${dbDir} (collections: ${names.join(', ') || 'none'}); ingest something first`)
@@ -280,10 +284,10 @@ async function main(argv: string[]): Promise<number> {
       const query = positionals.join(' ').trim()
       if (!query) throw new UsageError('search needs a query')
       const col = await collectionFor(dbDir, name, null, embedder)
-      let filter: object | undefined
+      let filter: Filter | undefined
       if (v.filter) {
         try {
-          filter = JSON.parse(v.filter as string) as object
+          filter = JSON.parse(v.filter as string) as Filter
         } catch {
           throw new UsageError('--filter must be JSON')
         }
@@ -328,7 +332,15 @@ async function main(argv: string[]): Promise<number> {
   return 2
 }
 
-main(process.argv.slice(2)).then(
+async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv)
+  } finally {
+    for (const db of opened.splice(0)) await db.close().catch(() => undefined)
+  }
+}
+
+run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {

@@ -6,7 +6,7 @@ import { throwIfAborted, withCancel } from './abort'
 import { call, HektorError, invalidArg } from './errors'
 import type { NativeCollection } from './native'
 import { Source, type IngestOptions, type IngestProgress, type IngestReport } from './sources'
-import { Embedder, Generator, Reranker, type Answer, type AskEvent, type AskOptions } from './rag'
+import { Embedder, Generator, Reranker, settleStream, type Answer, type AskEvent, type AskOptions } from './rag'
 import type {
   CollectionStats,
   DeleteResult,
@@ -312,8 +312,7 @@ export class Collection {
     for (;;) {
       while (queue.length > 0) yield queue.shift() as AskEvent
       if (settled) {
-        // token callbacks may still be queued behind the resolution
-        await new Promise((r) => setImmediate(r))
+        // #ask resolves only after every token was pushed
         while (queue.length > 0) yield queue.shift() as AskEvent
         if (settled.error !== undefined) throw settled.error
         yield { type: 'done', answer: settled.answer as Answer }
@@ -331,8 +330,7 @@ export class Collection {
     if (rerank !== undefined && !(rerank instanceof Reranker)) throw invalidArg('ask: rerank must be a reranker made by rerankers.*')
     if (filter !== undefined) filterJson(filter)
     const json = JSON.stringify({ ...rest, filter })
-    const out = await withCancel(signal, (id) => this.#native.ask(question, json, generator.native, rerank?.native, onToken, id))
-    return JSON.parse(out) as Answer
+    return settleStream<Answer>((onPiece) => withCancel(signal, (id) => this.#native.ask(question, json, generator.native, rerank?.native, onPiece, id)), onToken)
   }
 
   /** Counts, sizes and configuration. */

@@ -12,9 +12,9 @@ export const ERROR_CODES = {
   ERR_INVALID_ARG: 'An argument is malformed or out of range (non-string id, NaN in a vector, unknown filter operator, bad option). Fix the call; nothing was changed.',
   ERR_DIMENSION_MISMATCH: "A vector's length differs from the collection's dimension. Use vectors of the collection's dimension (see `stats().dimension`).",
   ERR_PARSE: 'Input data could not be parsed. The error location names the source, row and field.',
-  ERR_CONNECT: 'A server could not be reached. Check the address and that the server runs.',
+  ERR_CONNECT: 'A server could not be reached, timed out, or failed (HTTP 429/5xx). Check the address and that the server runs; retry later.',
   ERR_AUTH: 'A server refused the credentials.',
-  ERR_NOT_FOUND: 'The database or collection does not exist. Create it first.',
+  ERR_NOT_FOUND: 'The database, collection, model file or folder does not exist. Create it first or check the path.',
   ERR_EXISTS: 'A collection with this name already exists. Open it with `db.collection(name)` or drop it.',
   ERR_LOCKED: 'Another process (or another open handle) holds the database for writing. Close it, or open with `{ readOnly: true }`.',
   ERR_ABORTED: 'The operation was cancelled through its AbortSignal. Work completed before the abort is kept.',
@@ -110,6 +110,15 @@ export function fromNative(err: unknown): HektorError {
 export async function call<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/** Runs a synchronous native call, turning its errors into `HektorError`s. @internal */
+export function callSync<T>(f: () => T): T {
+  try {
+    return f()
   } catch (e) {
     throw fromNative(e)
   }

@@ -3,10 +3,11 @@
  * and the types of {@link Collection.ask}.
  * @packageDocumentation
  */
+import * as path from 'node:path'
 import { withCancel } from './abort'
-import { call, invalidArg } from './errors'
+import { call, callSync, invalidArg } from './errors'
 import { native, type NativeEmbedder, type NativeGenerator, type NativeReranker } from './native'
-import type { Filter, Fusion, SearchMode } from './types'
+import type { ChunkingOptions, Filter, Fusion, SearchMode } from './types'
 
 /**
  * Wraps a user function as a native callback: the engine calls it from a worker thread
@@ -30,6 +31,37 @@ function jsCallback(fn: (payload: never) => unknown, normalize: (v: unknown) => 
       })
       .catch((e: unknown) => native.callbackReject(id, e instanceof Error ? e.message : String(e)))
   }
+}
+
+/**
+ * Runs a native call that streams text pieces and resolves to `{ streamed, value }`, and
+ * settles only once all `streamed` pieces reached `onToken`: the pieces and the promise's
+ * resolution cross from Rust on separate queues, in no fixed order.
+ * @internal
+ */
+export async function settleStream<T>(start: (onPiece: ((piece: string) => void) | undefined) => Promise<string>, onToken?: (piece: string) => void): Promise<T> {
+  let received = 0
+  let expected = Infinity
+  let allIn: (() => void) | undefined
+  const onPiece = onToken
+    ? (piece: string): void => {
+        received++
+        try {
+          onToken(piece)
+        } finally {
+          if (received >= expected) allIn?.()
+        }
+      }
+    : undefined
+  const { streamed, value } = JSON.parse(await call(() => start(onPiece))) as { streamed: number; value: T }
+  if (onPiece && received < streamed) {
+    await new Promise<void>((resolve) => {
+      expected = streamed
+      allIn = resolve
+      if (received >= expected) resolve()
+    })
+  }
+  return value
 }
 
 /** Turns text into vectors. Create one with an `embedders.*` function. */
@@ -64,8 +96,94 @@ export interface CustomEmbedderOptions {
   dimension?: number
 }
 
+/** Options of `embedders.local`. */
+export interface LocalEmbedderOptions {
+  /**
+   * A model folder in Hugging Face / sentence-transformers layout: `config.json`,
+   * `model.safetensors`, `tokenizer.json`, and optionally `modules.json`,
+   * `sentence_bert_config.json` and `1_Pooling/config.json` (BERT, MiniLM, BGE, E5, GTE...).
+   */
+  path: string
+  /** Longest input in tokens; longer texts are truncated. Default: the folder's `max_seq_length`, else 512. */
+  maxLength?: number
+  /** Texts per forward pass, default 32. */
+  batchSize?: number
+  /** L2-normalise the vectors. Default: whether the folder has a `Normalize` module. */
+  normalize?: boolean
+  /** Pooling. Default: the folder's pooling config, else `mean`. */
+  pooling?: 'mean' | 'cls' | 'max' | 'meanSqrtLen' | 'lastToken'
+}
+
+/** Options of `embedders.openai` and `generators.openai`. */
+export interface OpenAIOptions {
+  /**
+   * Base URL including the API version. Default `https://api.openai.com/v1`; Ollama is
+   * `http://localhost:11434/v1`, the llama.cpp server `http://localhost:8080/v1`, vLLM
+   * `http://localhost:8000/v1`.
+   */
+  baseURL?: string
+  /** Model name, e.g. `text-embedding-3-small`, `nomic-embed-text`, `gpt-4o-mini`, `llama3.2`. */
+  model: string
+  /**
+   * Bearer token. Default: `OPENAI_API_KEY` from the environment when `baseURL` is
+   * OpenAI's, else none. Sent only in the `Authorization` header, never in errors or stats.
+   */
+  apiKey?: string
+  /** Limit for one request (and for silence while streaming), ms. Default 60 s (embeddings), 120 s (chat). */
+  timeoutMs?: number
+}
+
+/** Options of `embedders.openai`. */
+export interface OpenAIEmbedderOptions extends OpenAIOptions {
+  /** Requested output dimension (for models that can shorten their vectors). */
+  dimensions?: number
+  /** Texts per request, default 64. */
+  batchSize?: number
+}
+
+const OPENAI_BASE = 'https://api.openai.com/v1'
+
+function openaiJson(options: OpenAIOptions, what: string): { json: Record<string, unknown>; keyed: boolean } {
+  if (options === null || typeof options !== 'object') throw invalidArg(`${what}: expected an options object`)
+  if (typeof options.model !== 'string' || options.model.trim() === '') throw invalidArg(`${what}: model must be a non-empty string`)
+  const baseURL = options.baseURL ?? OPENAI_BASE
+  if (typeof baseURL !== 'string') throw invalidArg(`${what}: baseURL must be a string`)
+  const apiKey = options.apiKey ?? (baseURL.startsWith(OPENAI_BASE) ? process.env.OPENAI_API_KEY : undefined)
+  return { json: { ...options, baseURL, apiKey }, keyed: apiKey !== undefined }
+}
+
+function modelPath(options: { path?: unknown } | null | undefined, what: string): string {
+  if (options === null || typeof options !== 'object' || typeof options.path !== 'string' || options.path === '') {
+    throw invalidArg(`${what}: path must be a non-empty string`)
+  }
+  return path.resolve(options.path)
+}
+
 /** Embedder constructors. */
 export const embedders = {
+  /**
+   * A sentence-embedding model run in-process (Rust, on worker threads), from a folder
+   * you have on disk: nothing is downloaded. The weights load on first use; the folder
+   * is checked now (`ERR_NOT_FOUND`).
+   * @example
+   * ```ts
+   * const minilm = embedders.local({ path: './models/all-MiniLM-L6-v2' })
+   * const col = await db.createCollection('docs', { embedder: minilm })
+   * ```
+   */
+  local(options: LocalEmbedderOptions): Embedder {
+    const p = modelPath(options, 'embedders.local')
+    const json = { ...options, path: p }
+    return new Embedder(callSync(() => native.embedderLocal(JSON.stringify(json))), { kind: 'local', ...json })
+  },
+
+  /** An OpenAI-compatible `/embeddings` endpoint (OpenAI, Ollama, llama.cpp server, vLLM, ...). */
+  openai(options: OpenAIEmbedderOptions): Embedder {
+    const { json, keyed } = openaiJson(options, 'embedders.openai')
+    const { apiKey: _secret, ...descriptor } = json
+    return new Embedder(callSync(() => native.embedderOpenai(JSON.stringify(json))), { kind: 'openai', ...descriptor, keyed })
+  },
+
   /**
    * An embedder calling your function with a batch of texts; it resolves to one vector
    * (array of numbers or Float32Array) per text. Runs on the JavaScript thread.
@@ -79,13 +197,28 @@ export const embedders = {
 
 /**
  * Re-creates a collection's embedder from its stored descriptor, when that needs no
- * secret and no user code.
+ * secret and no user code: local models (if the folder is still there) and keyless
+ * OpenAI-compatible servers (or OpenAI itself with `OPENAI_API_KEY` set).
  * @internal
  */
 export function restoreEmbedder(descriptor: Record<string, unknown>): Embedder | null {
-  switch (descriptor.kind) {
-    default:
-      return null
+  try {
+    switch (descriptor.kind) {
+      case 'local': {
+        const { kind: _k, ...options } = descriptor
+        return embedders.local(options as unknown as LocalEmbedderOptions)
+      }
+      case 'openai': {
+        const { kind: _k, keyed, ...options } = descriptor
+        const o = options as unknown as OpenAIEmbedderOptions
+        if (keyed === true && !(String(o.baseURL).startsWith(OPENAI_BASE) && process.env.OPENAI_API_KEY)) return null
+        return embedders.openai(o)
+      }
+      default:
+        return null
+    }
+  } catch {
+    return null
   }
 }
 
@@ -108,6 +241,15 @@ export const rerankers = {
   /** Reciprocal rank fusion of the candidates' vector and text rankings. */
   rrf(options: { k?: number } = {}): Reranker {
     return new Reranker(native.rerankerRrf(options.k))
+  },
+  /**
+   * A cross-encoder run in-process: a BERT-family sequence-classification model folder
+   * (`config.json`, `model.safetensors`, `tokenizer.json`), for example
+   * `cross-encoder/ms-marco-MiniLM-L-6-v2`. Scores each (question, passage) pair; loads on first use.
+   */
+  crossEncoder(options: { path: string; maxLength?: number; batchSize?: number }): Reranker {
+    const p = modelPath(options, 'rerankers.crossEncoder')
+    return new Reranker(callSync(() => native.rerankerCrossEncoder(JSON.stringify({ ...options, path: p }))))
   },
   /** Your function scores passages for a query (higher is better). */
   custom(fn: (query: string, passages: string[]) => Promise<number[]> | number[]): Reranker {
@@ -170,13 +312,48 @@ export class Generator {
   /** Generates a reply to chat messages, calling `onToken` with each streamed piece. */
   async generate(messages: ChatMessage[], options: GenerateOptions & { onToken?: (piece: string) => void } = {}): Promise<Generation> {
     const { signal, onToken, ...rest } = options
-    const out = await withCancel(signal, (id) => this.native.generate(JSON.stringify(messages), JSON.stringify(rest), onToken, id))
-    return JSON.parse(out) as Generation
+    const json = JSON.stringify(rest)
+    return settleStream<Generation>((onPiece) => withCancel(signal, (id) => this.native.generate(JSON.stringify(messages), json, onPiece, id)), onToken)
   }
+}
+
+/** Options of `generators.local`. */
+export interface LocalGeneratorOptions {
+  /**
+   * A GGUF chat model file (llama-family: SmolLM2, Llama 3.x, TinyLlama, Mistral; or
+   * Qwen2/2.5). Its chat template and tokenizer come from the file's metadata.
+   */
+  path: string
+  /** Threads of the matrix kernels, default 1 (see the README: more rarely helps decoding). */
+  threads?: number
+  /** Re-quantize Q4_1/Q5_x tensors to Q8_0 at load for faster CPU kernels, default true. */
+  requantize?: boolean
+  /** Keep weights as f32 (faster prompts, more memory). Default: true for models up to ~250M parameters. */
+  dequantize?: boolean
 }
 
 /** Generator constructors. */
 export const generators = {
+  /**
+   * A quantized GGUF chat model run in-process (Rust, candle) on a worker thread;
+   * tokens stream to JavaScript. The file is checked now and loaded on first use.
+   * @example
+   * ```ts
+   * const smol = generators.local({ path: './models/SmolLM2-135M-Instruct.Q4_1.gguf' })
+   * const answer = await col.ask('What is hektor?', { generator: smol })
+   * ```
+   */
+  local(options: LocalGeneratorOptions): Generator {
+    const p = modelPath(options, 'generators.local')
+    return new Generator(callSync(() => native.generatorLocal(JSON.stringify({ ...options, path: p }))))
+  },
+
+  /** An OpenAI-compatible `/chat/completions` endpoint, streamed (OpenAI, Ollama, llama.cpp server, vLLM). */
+  openai(options: OpenAIOptions): Generator {
+    const { json } = openaiJson(options, 'generators.openai')
+    return new Generator(callSync(() => native.generatorOpenai(JSON.stringify(json))))
+  },
+
   /**
    * Your function answers chat messages: it returns (a promise of) the whole text, or an
    * async iterable of text pieces, which are streamed.
@@ -295,15 +472,8 @@ export interface Answer {
 /** An event of {@link Collection.askStream}. */
 export type AskEvent = { type: 'token'; text: string } | { type: 'done'; answer: Answer }
 
-/** Chunking options. */
-export interface ChunkOptions {
-  /** `recursive` (paragraphs, sentences, words; default), `sentence` or `paragraph`. */
-  mode?: 'recursive' | 'sentence' | 'paragraph'
-  /** Largest chunk, in tokens of the embedder's tokenizer (or characters), default 256. */
-  size?: number
-  /** Overlap between consecutive chunks, default 32. */
-  overlap?: number
-}
+/** Chunking options of {@link chunkText} (the same as a collection's `chunking`). */
+export type ChunkOptions = ChunkingOptions
 
 /** A chunk of a text: `text.slice(start, end) === chunk.text`. */
 export interface TextChunk {

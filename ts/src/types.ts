@@ -123,8 +123,12 @@ export interface SearchOptions {
 
 /** One search result, best first. */
 export interface Hit {
-  /** Record id. */
+  /** Record id (in a chunked collection: the parent record of the matching chunk). */
   id: string
+  /** In a chunked collection: the matching chunk's id. */
+  chunkId?: string
+  /** In a chunked collection: the chunk's `[start, end)` span in the parent's text (`text.slice(start, end)`). */
+  span?: [number, number]
   /** Ranking score of the mode, higher is better: vector similarity, BM25, or the fused score. */
   score: number
   /** Vector similarity: cosine similarity (`cosine`), inner product (`dot`), `1 / (1 + distance)` (`l2`). */
@@ -133,12 +137,22 @@ export interface Hit {
   textScore?: number
   /** Metric distance: `1 - cos` (cosine), squared Euclidean (l2), `-dot` (dot). */
   distance?: number
-  /** The record's text (if selected). */
+  /** The record's text (if selected; in a chunked collection the chunk's text). */
   text?: string
   /** The record's metadata (if selected). */
   metadata?: Metadata
   /** The record's vector (if selected). */
   vector?: Float32Array
+}
+
+/** Chunking of `text` on upsert and ingest (see {@link CollectionOptions.chunking}). */
+export interface ChunkingOptions {
+  /** `recursive` (paragraphs, then sentences, then words; default), `sentence` or `paragraph`. */
+  mode?: 'recursive' | 'sentence' | 'paragraph'
+  /** Largest chunk, in tokens of the collection's embedder (or characters without one), default 256. */
+  size?: number
+  /** Overlap between consecutive chunks, default 32. */
+  overlap?: number
 }
 
 /** HNSW graph parameters. */
@@ -180,6 +194,12 @@ export interface CollectionOptions {
    * re-attached automatically when the collection is reopened.
    */
   embedder?: Embedder
+  /**
+   * Splits each record's `text` into chunks on upsert and ingest; search and `ask` then run
+   * over chunks, and hits name the parent record (`id`), the chunk (`chunkId`) and its `span`.
+   * `get` and `count` see the parent records.
+   */
+  chunking?: ChunkingOptions
 }
 
 /** Options of {@link open}. */
@@ -236,9 +256,13 @@ export interface CollectionStats {
   simd: string
   /** Opened read-only. */
   readOnly: boolean
+  /** Chunk records (chunked collections only; `count` counts their parents). */
+  chunks?: number
   /** The configuration. */
-  config: Required<Omit<CollectionOptions, 'dimension' | 'embedder'>> & {
+  config: Required<Omit<CollectionOptions, 'dimension' | 'embedder' | 'chunking'>> & {
     dimension: number | null
+    /** Chunking on upsert, when configured. */
+    chunking?: Required<ChunkingOptions>
     /** How the embedder is re-created on open (kind, path or model; never a key). */
     embedder: Record<string, unknown> | null
   }

@@ -9,6 +9,7 @@ mod collection;
 mod database;
 mod error;
 mod ingest;
+mod models;
 mod rag;
 mod run;
 

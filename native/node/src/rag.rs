@@ -22,6 +22,33 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Streams text pieces to an optional JS callback and counts the ones queued, so that the
+/// SDK can wait for every piece before it settles the promise: a threadsafe-function call
+/// and the promise's resolution travel on different queues, in no fixed order.
+struct TokenSink {
+    func: Option<JsFn>,
+    sent: u64,
+}
+
+impl TokenSink {
+    fn new(func: Option<JsFn>) -> Self {
+        TokenSink { func, sent: 0 }
+    }
+
+    fn send(&mut self, piece: &str) {
+        if let Some(f) = &self.func {
+            if f.call(piece.to_string(), ThreadsafeFunctionCallMode::NonBlocking) == napi::Status::Ok {
+                self.sent += 1;
+            }
+        }
+    }
+
+    /// `{"streamed": <pieces queued>, "value": <value>}`, what the SDK's `settleStream` reads.
+    fn finish<T: serde::Serialize>(&self, value: &T) -> String {
+        json!({ "streamed": self.sent, "value": value }).to_string()
+    }
+}
+
 /// How long a JS callback may take before the call fails.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -173,7 +200,8 @@ pub fn generator_custom(#[napi(ts_arg_type = "(callJson: string) => void")] func
 
 #[napi]
 impl NativeGenerator {
-    /// Generates from chat messages (JSON), streaming pieces to `on_token`; resolves to the Generation as JSON.
+    /// Generates from chat messages (JSON), streaming pieces to `on_token`; resolves to
+    /// `{ streamed, value: Generation }` as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn generate(
         &self,
@@ -187,14 +215,13 @@ impl NativeGenerator {
         let g = self.inner.clone();
         let cancel = cancel::get(cancel_id);
         Ok(job(move || {
+            let mut sink = TokenSink::new(on_token);
             let out = g.generate(&messages, &opts, &mut |piece| {
-                if let Some(f) = &on_token {
-                    f.call(piece.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
-                }
+                sink.send(piece);
                 !cancel.is_cancelled()
             })?;
             cancel.check()?;
-            Ok(serde_json::to_string(&out).unwrap())
+            Ok(sink.finish(&out))
         }))
     }
 
@@ -272,7 +299,7 @@ impl NativeCollection {
         self.inner().set_embedder(embedder.map(|e| e.inner.clone()));
     }
 
-    /// Answers a question (see the SDK's `Collection.ask`); resolves to the Answer as JSON.
+    /// Answers a question (see the SDK's `Collection.ask`); resolves to `{ streamed, value: Answer }` as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn ask(
         &self,
@@ -289,12 +316,9 @@ impl NativeCollection {
         let rerank = reranker.map_or(Rerank::None, |r| r.inner.clone());
         let cancel = cancel::get(cancel_id);
         Ok(job(move || {
-            let answer = ask(&col, &question, &opts, &rerank, gen.as_ref(), &cancel, &mut |piece| {
-                if let Some(f) = &on_token {
-                    f.call(piece.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
-                }
-            })?;
-            Ok(serde_json::to_string(&answer).unwrap())
+            let mut sink = TokenSink::new(on_token);
+            let answer = ask(&col, &question, &opts, &rerank, gen.as_ref(), &cancel, &mut |piece| sink.send(piece))?;
+            Ok(sink.finish(&answer))
         }))
     }
 }
