@@ -110,7 +110,7 @@ describe('package', () => {
     assert.equal(r.status, 0, r.stdout + r.stderr);
 
     // the CLI from the installed tarballs: help, then a scripted ingest -> search -> ask session
-    const hektor = (...argv) => spawnSync(npx, ['--no', 'hektor', ...argv], { cwd: app, encoding: 'utf8', timeout: 180000 });
+    const hektor = (...argv) => spawnSync(npx, ['--no', '--', 'hektor', ...argv], { cwd: app, encoding: 'utf8', timeout: 180000 });
     const help = hektor('--help');
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /ingest <file\|url>/);
