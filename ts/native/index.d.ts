@@ -51,6 +51,8 @@ export declare class NativeDatabase {
   listCollections(): Promise<Array<string>>
   /** Deletes a collection; false if it did not exist. */
   dropCollection(name: string): Promise<boolean>
+  /** Rebuilds a collection's indexes from its record log and writes a fresh checkpoint. */
+  repair(name: string): Promise<void>
   /** Checkpoints and closes every collection, releases the writer lock. */
   close(): Promise<void>
   /** The directory. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hektor` command line: ingest, search, ask, stats, list.
+ * The `hektor` command line: ingest, search, ask, stats, list, repair.
  *
  * Exit codes: 0 success, 1 an operation failed (the error code is printed), 2 bad usage,
  * 130 interrupted (Ctrl-C: the ingest keeps whole batches).
@@ -27,6 +27,7 @@ Commands:
   ask <question>       answer a question from a collection with a generator
   stats                counts, sizes and configuration of a collection
   list                 the collections of the database
+  repair               rebuild a collection's indexes from its record log (after ERR_CORRUPT)
 
 Options for every command:
   --db <dir>           database directory (default: $HEKTOR_DB or ./.hektor)
@@ -74,6 +75,12 @@ Ingest:
 Streams the answer to stdout, then prints the cited sources.`,
   stats: `Usage: hektor stats [--collection <name>] [--json]`,
   list: `Usage: hektor list [--json]`,
+  repair: `Usage: hektor repair [--collection <name>] [--json]
+
+Rebuilds the collection's indexes (slot table, metadata, vectors, BM25 index, HNSW graph)
+from its record log, the source of truth, discarding its checkpoint files, then writes a
+fresh checkpoint. Run it when opening the collection fails with ERR_CORRUPT. Needs the
+writer lock (no other process may have the database open for writing).`,
 }
 
 class UsageError extends Error {}
@@ -115,6 +122,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   stats: {},
   list: {},
+  repair: {},
 }
 
 const EXT_KINDS: Record<string, string> = {
@@ -252,6 +260,16 @@ async function main(argv: string[]): Promise<number> {
       const st = await col.stats()
       await db.close()
       out(st, () => `${st.name}: ${st.count} records (${st.deleted} deleted), dimension ${st.dimension ?? '-'}, ${st.metric}, ${st.indexedVectors} vectors in the graph, ${st.textDocs} texts / ${st.terms} terms, ${(st.diskBytes / 1048576).toFixed(1)} MiB on disk`)
+      return 0
+    }
+    case 'repair': {
+      const db = await open(dbDir)
+      opened.push(db)
+      const t = performance.now()
+      await db.repair(name)
+      const st = await (await db.collection(name)).stats()
+      const ms = performance.now() - t
+      out({ collection: name, count: st.count, indexedVectors: st.indexedVectors, textDocs: st.textDocs, elapsedMs: Math.round(ms) }, () => `repaired '${name}': ${st.count} records, ${st.indexedVectors} vectors in the graph, ${st.textDocs} texts, in ${(ms / 1000).toFixed(1)} s`)
       return 0
     }
     case 'ingest': {

@@ -86,6 +86,24 @@ export class Database {
     return call(() => this.#native.dropCollection(name))
   }
 
+  /**
+   * Rebuilds a collection's indexes (slot table, metadata, vectors, BM25 index, HNSW graph)
+   * from its record log, the source of truth, discarding its checkpoint files, and writes a
+   * fresh checkpoint. Use it when opening the collection rejects with `ERR_CORRUPT`.
+   * Collection handles opened before are closed; open it again afterwards. Rejects with
+   * `ERR_NOT_FOUND` if there is no such collection, and with `ERR_CORRUPT` if the record
+   * log itself (or `collection.json`) is damaged.
+   * @example
+   * ```ts
+   * await db.repair('docs')
+   * const docs = await db.collection('docs')
+   * ```
+   */
+  async repair(name: string): Promise<void> {
+    if (typeof name !== 'string') throw invalidArg('collection name must be a string')
+    await call(() => this.#native.repair(name))
+  }
+
   /** Writes a checkpoint of every open collection and releases the writer lock. Idempotent. */
   async close(): Promise<void> {
     await call(() => this.#native.close())

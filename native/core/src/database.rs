@@ -134,6 +134,32 @@ impl Database {
         Ok(c)
     }
 
+    /// Rebuilds a collection's indexes (slot table, metadata, vectors, BM25, HNSW graph)
+    /// from its record log, discarding its checkpoint files, and writes a fresh checkpoint
+    /// (see [`Collection::repair`]). The way out of `ERR_CORRUPT` at open for everything
+    /// but the log itself and `collection.json`. An open handle on the collection is
+    /// closed first; the repaired collection is returned (and later [`collection`](Self::collection)
+    /// calls return it). `ERR_NOT_FOUND` if there is no such collection.
+    pub fn repair(&self, name: &str) -> Result<Arc<Collection>> {
+        self.check_open()?;
+        validate_name(name)?;
+        if self.read_only {
+            return Err(Error::new(ErrorCode::ReadOnly, "the database was opened read-only"));
+        }
+        let mut cols = self.collections.lock();
+        if let Some(c) = cols.remove(name) {
+            // its checkpoint is about to be replaced: a failure here changes nothing
+            let _ = c.close();
+        }
+        let dir = self.dir.join(name);
+        if !dir.join(COLLECTION_FILE).exists() {
+            return Err(Error::new(ErrorCode::NotFound, format!("no collection named '{name}'")));
+        }
+        let c = Arc::new(Collection::repair(&dir).map_err(|e| e.context(format!("repairing collection '{name}'")))?);
+        cols.insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
     /// Names of the collections, sorted.
     pub fn list_collections(&self) -> Result<Vec<String>> {
         self.check_open()?;

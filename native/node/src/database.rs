@@ -51,6 +51,13 @@ impl NativeDatabase {
         job(move || db.drop_collection(&name))
     }
 
+    /// Rebuilds a collection's indexes from its record log and writes a fresh checkpoint.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn repair(&self, name: String) -> AsyncTask<Job<()>> {
+        let db = self.inner.clone();
+        job(move || db.repair(&name).map(|_| ()))
+    }
+
     /// Checkpoints and closes every collection, releases the writer lock.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self) -> AsyncTask<Job<()>> {

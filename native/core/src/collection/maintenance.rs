@@ -31,7 +31,8 @@ impl Collection {
         let Some(vs) = self.state.read().vectors.clone() else { return Ok(()) };
         let cfg = self.config();
         let loaded = match &w.manifest.hnsw {
-            Some(base) if w.watermark > 0 => {
+            // a dump without checksums (older manifests) is trusted as before
+            Some(base) if w.watermark > 0 && w.manifest.hnsw_crc.is_none_or(|c| hnsw_dump_crc(&self.dir, base).ok() == Some(c)) => {
                 match HnswBuilder::load(&self.dir, base, cfg.hnsw, vs.clone(), cfg.metric, w.manifest.hnsw_watermark) {
                     Ok(b) => Some(b),
                     // a damaged dump is derived data: rebuild from the vectors
@@ -240,18 +241,99 @@ impl Collection {
     }
 }
 
+/// Prefixes of the files a collection derives from its record log, plus the log's own.
+const FILE_PREFIXES: [&str; 6] = ["records-", "vectors-", "slots-", "bm25-", "graph-", "hnsw-"];
+
+/// The generation in a collection file name such as `slots-12.bin` or `hnsw-3.hnsw.data`.
+fn file_gen(name: &str) -> Option<u64> {
+    let rest = FILE_PREFIXES.iter().find_map(|p| name.strip_prefix(p))?;
+    let digits = rest.split('.').next()?;
+    digits.parse().ok()
+}
+
+impl Collection {
+    /// Rebuilds the collection in `dir` from its record log, the source of truth: the
+    /// slot table, metadata, vector file, BM25 index and HNSW graph are discarded and
+    /// derived again by replaying every frame, then a fresh checkpoint is written.
+    ///
+    /// The log named by the manifest is used when the manifest is readable; otherwise the
+    /// oldest `records-<g>.log` in the directory (a compaction's newer log only replaces it
+    /// once its manifest is published, and then both hold the same live records). A log
+    /// damaged before its tail, or an unreadable `collection.json`, cannot be repaired
+    /// this way and is reported as `ERR_CORRUPT`. Safe to interrupt: a crash part-way
+    /// leaves a manifest that makes the next open (or repair) replay the whole log.
+    pub fn repair(dir: &Path) -> Result<Collection> {
+        let cfile = dir.join(super::COLLECTION_FILE);
+        if !cfile.exists() {
+            return Err(Error::new(crate::ErrorCode::NotFound, format!("no collection at {}", dir.display())));
+        }
+        let old = Manifest::load(dir).ok().flatten();
+        let mut logs: Vec<(u64, String)> = Vec::new();
+        let mut max_gen = old.as_ref().map_or(0, |m| m.gen);
+        let rd = std::fs::read_dir(dir).map_err(|e| Error::io(e, format!("listing {}", dir.display())))?;
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(g) = file_gen(&name) else { continue };
+            max_gen = max_gen.max(g);
+            if name.starts_with("records-") && name.ends_with(".log") {
+                logs.push((g, name));
+            }
+        }
+        logs.sort();
+        let log = match &old {
+            Some(m) if dir.join(&m.log).exists() => m.log.clone(),
+            _ => logs.first().map_or_else(|| Manifest::initial().log, |(_, n)| n.clone()),
+        };
+        // a generation above every file's, so no later checkpoint or compaction reuses a name
+        let m = Manifest { format_version: manifest::FORMAT_VERSION, gen: max_gen + 1, log, ..Default::default() };
+        fsutil::sync_dir(dir)?;
+        m.store(dir)?;
+        let col = Collection::open(dir, false)?;
+        {
+            let mut wg = col.writer.lock();
+            if let Some(w) = wg.as_mut() {
+                w.dirty = true;
+                col.checkpoint_locked(w)?;
+            }
+        }
+        Ok(col)
+    }
+}
+
 /// Writes the frozen graph and hnsw_rs's dump for generation `m.gen`; names them in `m`.
 fn write_graph(dir: &Path, m: &mut Manifest, graph: &FrozenGraph, builder: &HnswBuilder) -> Result<()> {
     let gname = format!("graph-{}.bin", m.gen);
     graph.save(&dir.join(&gname))?;
     m.graph = Some(gname);
     m.hnsw = None;
+    m.hnsw_crc = None;
     if !builder.is_empty() {
         let hname = format!("hnsw-{}", m.gen);
         builder.dump(dir, &hname)?;
+        m.hnsw_crc = Some(hnsw_dump_crc(dir, &hname)?);
         m.hnsw = Some(hname);
     }
     Ok(())
+}
+
+/// CRC-32 of the two files of hnsw_rs's dump `base` (hnsw_rs's format has no checksum
+/// of its own, and it may abort the process on garbage, so a dump is checked first).
+fn hnsw_dump_crc(dir: &Path, base: &str) -> Result<[u32; 2]> {
+    let crc = |ext: &str| -> Result<u32> {
+        let p = dir.join(format!("{base}.{ext}"));
+        let mut f = std::fs::File::open(&p).map_err(|e| Error::io(e, format!("opening {}", p.display())))?;
+        let mut h = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| Error::io(e, format!("reading {}", p.display())))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(h.finalize())
+    };
+    Ok([crc("hnsw.graph")?, crc("hnsw.data")?])
 }
 
 /// Flushes the vector file and writes the slot table and BM25 index for generation
@@ -290,7 +372,7 @@ pub(crate) fn remove_stale_files(dir: &Path, m: &Manifest) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let ours = ["records-", "vectors-", "slots-", "bm25-", "graph-", "hnsw-"].iter().any(|p| name.starts_with(p)) || name.ends_with(".tmp");
+        let ours = FILE_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with(".tmp");
         if ours && !keep.contains(&name) {
             let _ = std::fs::remove_file(e.path());
         }

@@ -38,6 +38,14 @@ pub struct Manifest {
     pub hnsw: Option<String>,
     /// Slots below this were inserted into the hnsw_rs dump.
     pub hnsw_watermark: u32,
+    /// CRC-32 of the hnsw_rs dump's `.hnsw.graph` and `.hnsw.data` files, checked before
+    /// the dump is reloaded (a mismatch rebuilds the graph from the vectors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hnsw_crc: Option<[u32; 2]>,
+    /// CRC-32 of this manifest serialised with `checksum` absent; absent in manifests
+    /// written before checksums existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<u32>,
 }
 
 /// Current directory format version.
@@ -58,16 +66,28 @@ impl Manifest {
             return Ok(None);
         }
         let bytes = fsutil::read(&p)?;
-        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&p, format!("unreadable manifest: {e}")))?;
+        let mut m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&p, format!("unreadable manifest: {e}")))?;
         if m.format_version != FORMAT_VERSION {
             return Err(Error::corrupt(&p, format!("unsupported format version {}", m.format_version)));
+        }
+        if let Some(sum) = m.checksum.take() {
+            if m.body_crc() != sum {
+                return Err(Error::corrupt(&p, "manifest checksum mismatch"));
+            }
         }
         Ok(Some(m))
     }
 
-    /// Atomically replaces `dir/manifest.json`.
+    /// CRC-32 of the manifest serialised without its checksum.
+    fn body_crc(&self) -> u32 {
+        let bare = Manifest { checksum: None, ..self.clone() };
+        crc32fast::hash(&serde_json::to_vec_pretty(&bare).unwrap())
+    }
+
+    /// Atomically replaces `dir/manifest.json` (with its checksum).
     pub fn store(&self, dir: &Path) -> Result<()> {
-        fsutil::replace_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(self).unwrap())
+        let sealed = Manifest { checksum: Some(self.body_crc()), ..self.clone() };
+        fsutil::replace_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&sealed).unwrap())
     }
 
     /// Every file name this manifest references.

@@ -9,12 +9,17 @@
 //!
 //! File layout (little-endian):
 //! ```text
-//! header  64 bytes: magic "HKGRAPH1", version, n, m0, m, max_level, entry, n_blocks, header crc32
+//! header  64 bytes: magic "HKGRAPH1", version, n, m0, m, max_level, entry, n_blocks,
+//!         header crc32, body crc32 (version 2), 5 zero words
 //! layer0  n * (1 + m0) u32
 //! levels  n u8, padded to a multiple of 4
 //! upper   n u32: index of the node's first upper block (u32::MAX when level 0)
 //! blocks  n_blocks * (1 + m) u32 (block of layer L of node s = upper[s] + L - 1)
 //! ```
+//! The header CRC covers the header words before it (and, in version 2, the body CRC
+//! after it); the body CRC covers every byte after the header, so a flipped byte
+//! anywhere in the file is reported as `ERR_CORRUPT` when the file is opened.
+//! Version 1 files (header CRC only) are still read.
 
 use crate::error::{Error, Result};
 use memmap2::Mmap;
@@ -25,7 +30,7 @@ use std::fs::File;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"HKGRAPH1";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER: usize = 64;
 /// Marker for "no node" / "level-0 only".
 pub const NONE: u32 = u32::MAX;
@@ -88,6 +93,26 @@ impl Ord for Scored {
     fn cmp(&self, o: &Self) -> Ordering {
         self.dist.total_cmp(&o.dist).then(self.slot.cmp(&o.slot))
     }
+}
+
+/// CRC of a graph header (`bytes` = its 64 bytes): words 0-8, and from version 2 also
+/// words 10-15 (the body CRC and the reserved words).
+fn header_crc(bytes: &[u8], version: u32) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&bytes[0..36]);
+    if version >= 2 {
+        h.update(&bytes[40..HEADER]);
+    }
+    h.finalize()
+}
+
+/// CRC-32 of `w` in its little-endian file form, without copying the whole slice.
+fn words_crc(w: &[u32]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for chunk in w.chunks(16 * 1024) {
+        h.update(&words_to_bytes(chunk));
+    }
+    h.finalize()
 }
 
 fn words_to_bytes(w: &[u32]) -> Vec<u8> {
@@ -157,7 +182,8 @@ impl FrozenGraph {
         }
         w[up_off..up_off + n_us].copy_from_slice(&upper_idx);
         let entry = if entry < n { entry } else { NONE };
-        let header = Self::header_words(n, m0, m, max_level, entry, n_blocks);
+        let body_crc = words_crc(&w[HEADER / 4..]);
+        let header = Self::header_words(n, m0, m, max_level, entry, n_blocks, body_crc);
         w[..HEADER / 4].copy_from_slice(&header);
         FrozenGraph {
             bytes: Bytes::Owned(w),
@@ -174,7 +200,7 @@ impl FrozenGraph {
         }
     }
 
-    fn header_words(n: u32, m0: u32, m: u32, max_level: u32, entry: u32, n_blocks: u32) -> [u32; 16] {
+    fn header_words(n: u32, m0: u32, m: u32, max_level: u32, entry: u32, n_blocks: u32, body_crc: u32) -> [u32; 16] {
         let mut h = [0u32; 16];
         h[0] = u32::from_le_bytes(MAGIC[0..4].try_into().unwrap());
         h[1] = u32::from_le_bytes(MAGIC[4..8].try_into().unwrap());
@@ -185,7 +211,8 @@ impl FrozenGraph {
         h[6] = max_level;
         h[7] = entry;
         h[8] = n_blocks;
-        h[9] = crc32fast::hash(&words_to_bytes(&h[0..9]));
+        h[10] = body_crc;
+        h[9] = header_crc(&words_to_bytes(&h), VERSION);
         h
     }
 
@@ -211,10 +238,10 @@ impl FrozenGraph {
             return Err(Error::corrupt(path, "graph file is truncated"));
         }
         let h: Vec<u32> = map[..HEADER].chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
-        if &map[0..8] != MAGIC || h[2] != VERSION {
+        if &map[0..8] != MAGIC || !(1..=VERSION).contains(&h[2]) {
             return Err(Error::corrupt(path, "not a hektor graph file (bad magic or version)"));
         }
-        if crc32fast::hash(&map[0..36]) != h[9] {
+        if header_crc(&map[..HEADER], h[2]) != h[9] {
             return Err(Error::corrupt(path, "graph header checksum mismatch"));
         }
         let (n, m0, m, max_level, entry, n_blocks) = (h[3], h[4], h[5], h[6], h[7], h[8]);
@@ -226,6 +253,9 @@ impl FrozenGraph {
         let total = bl_off + n_blocks as usize * (1 + m as usize);
         if map.len() != total * 4 || m0 == 0 || m == 0 || max_level > 64 {
             return Err(Error::corrupt(path, "graph file size does not match its header"));
+        }
+        if h[2] >= 2 && crc32fast::hash(&map[HEADER..]) != h[10] {
+            return Err(Error::corrupt(path, "graph checksum mismatch (damaged links)"));
         }
         Ok(FrozenGraph {
             bytes: Bytes::Mapped(map),
@@ -458,5 +488,14 @@ mod tests {
         assert_eq!(FrozenGraph::open(&p).err().unwrap().code(), crate::ErrorCode::Corrupt);
         std::fs::write(&p, &bytes[..30]).unwrap();
         assert_eq!(FrozenGraph::open(&p).err().unwrap().code(), crate::ErrorCode::Corrupt);
+        // a flipped bit in the links (after the header) is detected too
+        g.save(&p).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let mid = HEADER + (bytes.len() - HEADER) / 2;
+        bytes[mid] ^= 0x10;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = FrozenGraph::open(&p).err().unwrap();
+        assert_eq!(e.code(), crate::ErrorCode::Corrupt);
+        assert!(e.message().contains("g.bin"), "{e}");
     }
 }
