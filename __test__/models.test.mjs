@@ -88,6 +88,7 @@ describe('local generator (SmolLM2-135M GGUF)', () => {
     assert.equal(pieces.join(''), a.text);
     const b = await smol.generate(messages, { seed: 7, temperature: 0.7, maxTokens: 24 });
     assert.equal(b.text, a.text, 'same seed, same text');
+    await rejectsWith(assert, smol.generate(messages, { repeatPenalty: 0 }), 'ERR_INVALID_ARG');
   });
 
   test('ask over a small corpus retrieves the record with the answer; askStream streams then ends', async () => {

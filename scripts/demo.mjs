@@ -102,7 +102,7 @@ const batch = await col.searchBatch(queries.map((q) => ({ vector: Float32Array.f
 console.log(`searchBatch of ${batch.length} vector queries in ${ms(t)}`);
 if (models) {
   const generator = generators.local({ path: models.smollm2 });
-  const questions = ['Which program lets me scan documents?', 'How do I convert a bin/cue CD image to iso?'];
+  const questions = ['Which program lets me scan documents?', 'Which tool converts a bin/cue CD image to iso?'];
   for (const question of questions) {
     console.log(`\nQ: ${question}\nA: `);
     let answer;

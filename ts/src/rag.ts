@@ -279,6 +279,11 @@ export interface GenerateOptions {
   stop?: string[]
   /** Seed for reproducible sampling. */
   seed?: number
+  /**
+   * Penalises tokens generated in the last 64 (divides their logits), so that small local
+   * models do not loop; default 1.1, 1 turns it off. Local models only.
+   */
+  repeatPenalty?: number
   /** Stops generation (`ERR_ABORTED`). */
   signal?: AbortSignal
 }

@@ -8,6 +8,7 @@ use candle_core::quantized::gguf_file::{Content, TensorInfo, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
+use candle_transformers::utils::apply_repeat_penalty;
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 use hektor_core::rag::models::{GenerateOptions, Generation, Generator};
 use hektor_core::rag::prompt::Message;
@@ -111,6 +112,8 @@ const AUTO_DEQUANTIZE_BYTES: usize = 1 << 30;
 
 /// Prompt tokens per forward pass (bounds the attention scratch memory).
 const PROMPT_CHUNK: usize = 512;
+/// Generated tokens that `repeat_penalty` looks back over (llama.cpp's default window).
+const REPEAT_WINDOW: usize = 64;
 
 /// Quantization types whose candle CPU kernels are scalar.
 fn is_slow(dtype: GgmlDType) -> bool {
@@ -340,13 +343,13 @@ impl GgufChat {
         match &self.weights {
             Weights::Llama(base) => {
                 let mut model = base.clone();
-                self.run(|x: &Tensor, pos| model.forward(x, pos), &ids, max_tokens, &opts.stop, &mut sampler, on_token)
+                self.run(|x: &Tensor, pos| model.forward(x, pos), &ids, max_tokens, opts, &mut sampler, on_token)
             }
             Weights::Qwen2(m) => {
                 let mut guard = m.lock();
                 let model: &mut quantized_qwen2::ModelWeights = &mut guard;
                 model.clear_kv_cache();
-                self.run(|x: &Tensor, pos| model.forward(x, pos), &ids, max_tokens, &opts.stop, &mut sampler, on_token)
+                self.run(|x: &Tensor, pos| model.forward(x, pos), &ids, max_tokens, opts, &mut sampler, on_token)
             }
         }
     }
@@ -357,7 +360,7 @@ impl GgufChat {
         mut forward: F,
         prompt: &[u32],
         max_tokens: usize,
-        stop: &[String],
+        opts: &GenerateOptions,
         sampler: &mut LogitsProcessor,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, GenerationStats)> {
@@ -374,11 +377,18 @@ impl GgufChat {
         let mut stats = GenerationStats { prompt_tokens: prompt.len(), ..Default::default() };
         let mut prompt_done: Option<Instant> = None;
         let mut decoder = StreamDecoder::default();
-        let mut text = StopFilter::new(stop);
+        let mut text = StopFilter::new(&opts.stop);
+        let mut generated: Vec<u32> = Vec::new();
         let mut out = String::new();
         let finish_reason;
         loop {
-            let next = sampler.sample(&logits.squeeze(0).map_err(infer_err)?).map_err(infer_err)?;
+            let mut last = logits.squeeze(0).map_err(infer_err)?;
+            if opts.repeat_penalty != 1.0 && !generated.is_empty() {
+                let recent = &generated[generated.len().saturating_sub(REPEAT_WINDOW)..];
+                last = apply_repeat_penalty(&last, opts.repeat_penalty, recent).map_err(infer_err)?;
+            }
+            let next = sampler.sample(&last).map_err(infer_err)?;
+            generated.push(next);
             if prompt_done.is_none() {
                 prompt_done = Some(Instant::now());
             }
@@ -445,6 +455,9 @@ fn validate(opts: &GenerateOptions) -> Result<()> {
     }
     if opts.max_tokens == 0 {
         return Err(Error::invalid("maxTokens must be at least 1"));
+    }
+    if !opts.repeat_penalty.is_finite() || opts.repeat_penalty <= 0.0 {
+        return Err(Error::invalid(format!("repeatPenalty must be a number > 0, got {}", opts.repeat_penalty)));
     }
     Ok(())
 }

@@ -246,6 +246,7 @@ struct AskJson {
     max_tokens: Option<usize>,
     stop: Option<Vec<String>>,
     seed: Option<u64>,
+    repeat_penalty: Option<f32>,
     grounding_threshold: Option<f32>,
 }
 
@@ -282,8 +283,11 @@ fn ask_options(json: &str) -> napi::Result<AskOptions> {
         g.stop = s;
     }
     g.seed = j.seed;
-    if !(g.temperature.is_finite() && g.temperature >= 0.0 && (0.0..=1.0).contains(&g.top_p) && g.max_tokens >= 1) {
-        return Err(invalid("temperature must be >= 0, topP in [0, 1] and maxTokens >= 1"));
+    if let Some(r) = j.repeat_penalty {
+        g.repeat_penalty = r;
+    }
+    if !(g.temperature.is_finite() && g.temperature >= 0.0 && (0.0..=1.0).contains(&g.top_p) && g.max_tokens >= 1 && g.repeat_penalty.is_finite() && g.repeat_penalty > 0.0) {
+        return Err(invalid("temperature must be >= 0, topP in [0, 1], maxTokens >= 1 and repeatPenalty > 0"));
     }
     if let Some(t) = j.grounding_threshold {
         o.grounding_threshold = t;

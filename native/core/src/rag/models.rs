@@ -39,11 +39,16 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// RNG seed for reproducible sampling.
     pub seed: Option<u64>,
+    /// Divides (or, for negative logits, multiplies) the logit of every token already
+    /// generated in the last 64 by this factor, so that small models do not loop; 1.0 turns
+    /// it off. Prompt tokens are not penalised: answers may quote their passages.
+    /// In-process models apply it; HTTP generators leave it to the server.
+    pub repeat_penalty: f32,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { temperature: 0.2, top_p: 0.95, max_tokens: 512, stop: Vec::new(), seed: None }
+        GenerateOptions { temperature: 0.2, top_p: 0.95, max_tokens: 512, stop: Vec::new(), seed: None, repeat_penalty: 1.1 }
     }
 }
 
