@@ -371,7 +371,14 @@ export const generators = {
 }
 
 /** A prompt template: `{{context}}` (the numbered passages) and `{{question}}` placeholders. */
-export type PromptTemplate = string | { system?: string; user: string }
+export type PromptTemplate =
+  | string
+  | {
+      /** The system message (default: hektor's instructions to answer from the passages and cite). */
+      system?: string
+      /** The user message, with `{{context}}` and `{{question}}`. */
+      user: string
+    }
 
 /** Options of {@link Collection.ask}. */
 export interface AskOptions extends Omit<GenerateOptions, 'signal'> {
@@ -443,6 +450,36 @@ export interface SentenceSupport {
   supported: boolean
 }
 
+/** How well the passages support an answer. */
+export interface Grounding {
+  /** Share of the judged sentences that are supported, in [0, 1]. */
+  score: number
+  /** The answer sentences no passage supports. */
+  unsupported: string[]
+  /** Every sentence with its support. */
+  sentences: SentenceSupport[]
+}
+
+/** Where the time of an answer went, in milliseconds. */
+export interface AnswerTimings {
+  /** Embedding the question. */
+  embedMs: number
+  /** Retrieval (vector, text or hybrid search). */
+  retrieveMs: number
+  /** Reranking. */
+  rerankMs: number
+  /** Generation, prompt processing included (and a local model's load on first use). */
+  generateMs: number
+  /** From the start of generation to the first token, when known. */
+  firstTokenMs: number | null
+  /** The grounding check. */
+  groundingMs: number
+  /** The whole call. */
+  totalMs: number
+  /** Generated tokens per second of generation, when the token count is known. */
+  tokensPerSecond: number | null
+}
+
 /** The result of {@link Collection.ask}. */
 export interface Answer {
   /** The generated answer. */
@@ -454,18 +491,9 @@ export interface Answer {
   /** The passages, numbered as in the prompt. */
   contexts: Context[]
   /** Which answer sentences the passages support. */
-  grounding: { score: number; unsupported: string[]; sentences: SentenceSupport[] }
+  grounding: Grounding
   /** Where the time went (ms), and generation speed. */
-  timings: {
-    embedMs: number
-    retrieveMs: number
-    rerankMs: number
-    generateMs: number
-    firstTokenMs: number | null
-    groundingMs: number
-    totalMs: number
-    tokensPerSecond: number | null
-  }
+  timings: AnswerTimings
   /** Prompt tokens, when known. */
   promptTokens: number | null
   /** Generated tokens, when known. */
@@ -475,7 +503,19 @@ export interface Answer {
 }
 
 /** An event of {@link Collection.askStream}. */
-export type AskEvent = { type: 'token'; text: string } | { type: 'done'; answer: Answer }
+export type AskEvent =
+  | {
+      /** A piece of the answer as it is generated. */
+      type: 'token'
+      /** The text of the piece. */
+      text: string
+    }
+  | {
+      /** The last event. */
+      type: 'done'
+      /** The whole answer with citations, grounding and timings. */
+      answer: Answer
+    }
 
 /** Chunking options of {@link chunkText} (the same as a collection's `chunking`). */
 export type ChunkOptions = ChunkingOptions
