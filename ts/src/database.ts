@@ -8,7 +8,7 @@ import { native, type NativeDatabase } from './native'
 import { Embedder, restoreEmbedder } from './rag'
 import type { CollectionOptions, OpenOptions } from './types'
 
-const CONFIG_KEYS = new Set(['dimension', 'metric', 'hnsw', 'quantization', 'analyzer', 'bm25', 'embedder', 'chunking'])
+const CONFIG_KEYS = new Set(['dimension', 'metric', 'hnsw', 'quantization', 'analyzer', 'bm25', 'embedder', 'chunking', 'limits'])
 
 /** Options of {@link Database.collection}. */
 export interface OpenCollectionOptions {

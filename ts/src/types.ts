@@ -155,6 +155,25 @@ export interface ChunkingOptions {
   overlap?: number
 }
 
+/**
+ * Caps on the records of one upsert or ingest batch (see {@link CollectionOptions.limits}).
+ * Exceeding one rejects with `ERR_LIMIT` naming the row and field, and nothing of the
+ * batch is written. Stored data is never checked again, so lowering a cap is safe.
+ */
+export interface LimitsOptions {
+  /**
+   * Largest record in bytes: id + text (UTF-8) + vector (4 bytes a value) + metadata as
+   * compact JSON. Default 16 MiB (16,777,216); 1024 to 1 GiB.
+   */
+  maxRecordBytes?: number
+  /** Deepest metadata nesting (the metadata object itself is depth 1). Default 32; 1 to 100. */
+  maxMetadataDepth?: number
+  /** Largest vector dimension. Default and at most 65,536. */
+  maxDimension?: number
+  /** Most records in one write batch (see `UpsertOptions.batchSize`). Default 1,000,000. */
+  maxBatchRecords?: number
+}
+
 /** HNSW graph parameters. */
 export interface HnswOptions {
   /** Links per node (layer 0 keeps 2m), 2-128, default 16. */
@@ -200,6 +219,8 @@ export interface CollectionOptions {
    * `get` and `count` see the parent records.
    */
   chunking?: ChunkingOptions
+  /** Caps on record size, metadata depth, vector dimension and batch size (defaults in {@link LimitsOptions}). */
+  limits?: LimitsOptions
 }
 
 /** Options of {@link open}. */
@@ -259,7 +280,9 @@ export interface CollectionStats {
   /** Chunk records (chunked collections only; `count` counts their parents). */
   chunks?: number
   /** The configuration. */
-  config: Required<Omit<CollectionOptions, 'dimension' | 'embedder' | 'chunking'>> & {
+  config: Required<Omit<CollectionOptions, 'dimension' | 'embedder' | 'chunking' | 'limits'>> & {
+    /** The caps in force, every field filled in. */
+    limits: Required<LimitsOptions>
     dimension: number | null
     /** Chunking on upsert, when configured. */
     chunking?: Required<ChunkingOptions>

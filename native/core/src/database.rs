@@ -126,7 +126,7 @@ impl Database {
             }
         }
         let dir = self.dir.join(name);
-        if !dir.join(COLLECTION_FILE).exists() {
+        if !dir.join(COLLECTION_FILE).exists() || !has_entry(&self.dir, name) {
             return Err(Error::new(ErrorCode::NotFound, format!("no collection named '{name}'")));
         }
         let c = Arc::new(Collection::open(&dir, self.read_only).map_err(|e| e.context(format!("collection '{name}'")))?);
@@ -187,7 +187,7 @@ impl Database {
             let _ = c.close();
         }
         let dir = self.dir.join(name);
-        if !dir.join(COLLECTION_FILE).exists() {
+        if !dir.join(COLLECTION_FILE).exists() || !has_entry(&self.dir, name) {
             return Ok(false);
         }
         // remove the marker first so a crash mid-way leaves no half collection behind
@@ -211,6 +211,13 @@ impl Database {
         *self.lock.lock() = None;
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// True when `dir` has an entry spelled exactly `name`. On case-insensitive file systems
+/// (macOS, Windows) `Docs` would otherwise reach the directory `docs` and open a second,
+/// independent writer on its files.
+fn has_entry(dir: &Path, name: &str) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| rd.flatten().any(|e| e.file_name() == name))
 }
 
 impl Drop for Database {

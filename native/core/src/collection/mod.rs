@@ -32,11 +32,12 @@
 //! [`CHUNK_KEY`] are refused in chunked collections.
 
 pub mod config;
+pub mod limits;
 pub mod manifest;
 mod maintenance;
 mod search;
 
-pub use config::{CollectionConfig, Quantization};
+pub use config::{CollectionConfig, Limits, Quantization};
 pub use search::{Hit, Mode, SearchQuery, Select};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -213,19 +214,25 @@ pub struct Collection {
     closed: AtomicBool,
 }
 
-/// Checks a collection name: 1-64 characters of `[A-Za-z0-9_.-]`, not starting with
-/// a dot. Rejects path separators, `..`, NUL and anything else that could leave the
-/// database directory.
+/// Checks a collection name: 1-64 characters of `[A-Za-z0-9_.-]`, not starting or
+/// ending with a dot, and not a Windows device name (`con`, `nul`, `com1`, ... with or
+/// without an extension, any case). Rejects path separators, `..`, NUL and anything
+/// else that could leave the database directory or name something else on some OS.
 pub fn validate_name(name: &str) -> Result<()> {
+    let stem = name.split('.').next().unwrap_or("").to_ascii_lowercase();
+    let device = matches!(stem.as_str(), "con" | "prn" | "aux" | "nul")
+        || (stem.len() == 4 && (stem.starts_with("com") || stem.starts_with("lpt")) && matches!(stem.as_bytes()[3], b'1'..=b'9'));
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !device
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
     if ok {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "invalid collection name {:?}: use 1-64 letters, digits, '_', '-' or '.', not starting with '.'",
+            "invalid collection name {:?}: use 1-64 letters, digits, '_', '-' or '.', not starting or ending with '.', not a device name like 'con'",
             name.chars().take(80).collect::<String>()
         )))
     }
@@ -560,9 +567,10 @@ impl Collection {
             let vector = match &r.vector {
                 Some(v) => {
                     let d = *dim.get_or_insert(v.len());
-                    if d == 0 || d > config::MAX_DIMENSION {
-                        return Err(at(Error::invalid(format!("vector dimension must be between 1 and {}", config::MAX_DIMENSION)), "vector"));
+                    if d == 0 {
+                        return Err(at(Error::invalid("a vector must have at least one dimension"), "vector"));
                     }
+                    limits::check_dimension(&self.config.read().limits, d).map_err(|e| at(e, "vector"))?;
                     Some(self.prepare_vector(v, d).map_err(|e| at(e, "vector"))?)
                 }
                 None => None,
@@ -630,6 +638,9 @@ impl Collection {
         }
         let written = records.len();
         self.check_records(&mut records)?;
+        // before chunking and embedding: an oversized record never reaches the embedder
+        let caps = self.config.read().limits;
+        limits::check_batch(&caps, &records, &self.name)?;
         let (mut records, rows) = self.expand_chunks(records)?;
         self.embed_missing(&mut records)?;
         let (prepared, dim) = self.prepare(&records, &rows)?;
