@@ -310,7 +310,7 @@ impl GgufChat {
         opts: &GenerateOptions,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, GenerationStats)> {
-        validate(opts)?;
+        opts.validate()?;
         let prompt = self.template.render(messages)?;
         let mut ids = self.tokenizer.encode(&prompt)?;
         if self.tokenizer.add_bos {
@@ -444,22 +444,6 @@ fn build<R: Read + Seek>(arch: &str, content: Content, reader: &mut R, dev: &Dev
         "qwen2" => Weights::Qwen2(Mutex::new(quantized_qwen2::ModelWeights::from_gguf(content, reader, dev)?)),
         _ => Weights::Llama(quantized_llama::ModelWeights::from_gguf(content, reader, dev)?),
     })
-}
-
-fn validate(opts: &GenerateOptions) -> Result<()> {
-    if !opts.temperature.is_finite() || opts.temperature < 0.0 {
-        return Err(Error::invalid(format!("temperature must be a number >= 0, got {}", opts.temperature)));
-    }
-    if !opts.top_p.is_finite() || opts.top_p <= 0.0 || opts.top_p > 1.0 {
-        return Err(Error::invalid(format!("topP must be in (0, 1], got {}", opts.top_p)));
-    }
-    if opts.max_tokens == 0 {
-        return Err(Error::invalid("maxTokens must be at least 1"));
-    }
-    if !opts.repeat_penalty.is_finite() || opts.repeat_penalty <= 0.0 {
-        return Err(Error::invalid(format!("repeatPenalty must be a number > 0, got {}", opts.repeat_penalty)));
-    }
-    Ok(())
 }
 
 fn random_seed() -> u64 {

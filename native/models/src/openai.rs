@@ -364,15 +364,7 @@ impl OpenAiChat {
         if self.model.trim().is_empty() {
             return Err(Error::invalid("model is empty"));
         }
-        if !opts.temperature.is_finite() || opts.temperature < 0.0 {
-            return Err(Error::invalid(format!("temperature must be a number >= 0, got {}", opts.temperature)));
-        }
-        if !opts.top_p.is_finite() || opts.top_p <= 0.0 || opts.top_p > 1.0 {
-            return Err(Error::invalid(format!("topP must be in (0, 1], got {}", opts.top_p)));
-        }
-        if opts.max_tokens == 0 {
-            return Err(Error::invalid("maxTokens must be at least 1"));
-        }
+        opts.validate()?;
         let msgs: Vec<Value> = messages.iter().map(|m| json!({ "role": m.role, "content": m.content })).collect();
         let mut body = json!({
             "model": self.model,

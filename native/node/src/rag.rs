@@ -286,9 +286,7 @@ fn ask_options(json: &str) -> napi::Result<AskOptions> {
     if let Some(r) = j.repeat_penalty {
         g.repeat_penalty = r;
     }
-    if !(g.temperature.is_finite() && g.temperature >= 0.0 && (0.0..=1.0).contains(&g.top_p) && g.max_tokens >= 1 && g.repeat_penalty.is_finite() && g.repeat_penalty > 0.0) {
-        return Err(invalid("temperature must be >= 0, topP in [0, 1], maxTokens >= 1 and repeatPenalty > 0"));
-    }
+    g.validate().map_err(to_js)?;
     if let Some(t) = j.grounding_threshold {
         o.grounding_threshold = t;
     }

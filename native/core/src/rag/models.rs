@@ -46,6 +46,27 @@ pub struct GenerateOptions {
     pub repeat_penalty: f32,
 }
 
+impl GenerateOptions {
+    /// Checks the ranges: temperature >= 0, top_p in (0, 1], max_tokens >= 1,
+    /// repeat_penalty > 0 (`ERR_INVALID_ARG` naming the option otherwise).
+    pub fn validate(&self) -> Result<()> {
+        use crate::error::Error;
+        if !self.temperature.is_finite() || self.temperature < 0.0 {
+            return Err(Error::invalid(format!("temperature must be a number >= 0, got {}", self.temperature)));
+        }
+        if !self.top_p.is_finite() || self.top_p <= 0.0 || self.top_p > 1.0 {
+            return Err(Error::invalid(format!("topP must be in (0, 1], got {}", self.top_p)));
+        }
+        if self.max_tokens == 0 {
+            return Err(Error::invalid("maxTokens must be at least 1"));
+        }
+        if !self.repeat_penalty.is_finite() || self.repeat_penalty <= 0.0 {
+            return Err(Error::invalid(format!("repeatPenalty must be a number > 0, got {}", self.repeat_penalty)));
+        }
+        Ok(())
+    }
+}
+
 impl Default for GenerateOptions {
     fn default() -> Self {
         GenerateOptions { temperature: 0.2, top_p: 0.95, max_tokens: 512, stop: Vec::new(), seed: None, repeat_penalty: 1.1 }
