@@ -4,14 +4,16 @@
 use arrow::datatypes::Schema;
 use arrow::error::ArrowError;
 use arrow::ipc::reader::read_footer_length;
+use arrow::ipc::Block;
 use std::io::{Read, Seek, SeekFrom};
 
 /// Files with more record batches than this do not get a row total (reading every batch
 /// header up front would cost more than it tells).
 const MAX_COUNTED_BLOCKS: usize = 100_000;
 
-/// The schema of an IPC file and its total row count when the batch headers could be read.
-pub fn read_footer<R: Read + Seek>(file: &mut R) -> Result<(Schema, Option<u64>), ArrowError> {
+/// The schema of an IPC file, its total row count when the batch headers could be read,
+/// and the blocks (dictionaries, then record batches) the footer lists.
+pub fn read_footer<R: Read + Seek>(file: &mut R) -> Result<(Schema, Option<u64>, Vec<Block>), ArrowError> {
     let len = file.seek(SeekFrom::End(0))?;
     if len < 18 {
         return Err(ArrowError::ParseError(format!("{len} bytes is too short for an Arrow IPC file")));
@@ -40,7 +42,8 @@ pub fn read_footer<R: Read + Seek>(file: &mut R) -> Result<(Schema, Option<u64>)
         }
         _ => None,
     };
-    Ok((schema, rows))
+    let blocks = footer.dictionaries().into_iter().flatten().chain(footer.recordBatches().into_iter().flatten()).copied().collect();
+    Ok((schema, rows, blocks))
 }
 
 /// The row count in the header of the record batch message at `offset`.

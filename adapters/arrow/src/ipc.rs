@@ -1,6 +1,7 @@
 //! The `arrow` and `feather` source: Arrow IPC files (random access, with a footer) and
 //! IPC streams, read one record batch at a time.
 
+use crate::bodies::{check_file_blocks, check_stream};
 use crate::convert::RowConverter;
 use crate::cursor::BatchCursor;
 use crate::error::{from_arrow, guard};
@@ -91,8 +92,9 @@ impl IpcSource {
         let count = Arc::new(AtomicU64::new(0));
         if head.starts_with(ARROW_MAGIC) {
             let mut file = buf.into_inner();
-            let (schema, total_rows) =
+            let (schema, total_rows, blocks) =
                 guard(at, || read_footer(&mut file).map_err(|e| from_arrow(&e, &format!("not a readable {kind} file"), at())))?;
+            check_file_blocks(&mut file, blocks.iter(), &name)?;
             let converter = RowConverter::new(&schema, &spec.mapping, &name)?;
             let projection = converter.projection(&schema);
             let reader = guard(at, || {
@@ -121,7 +123,9 @@ impl IpcSource {
         // through a second handle to choose the projection; a pipe is read whole.
         let not_stream = |e: ArrowError| from_arrow(&e, "not an Arrow IPC file or stream", at());
         let schema = match total_bytes {
-            Some(_) => {
+            Some(len) => {
+                let (mut check, _) = open_file(&spec.location, &name)?;
+                check_stream(&mut check, len, &name)?;
                 let (peek, _) = open_file(&spec.location, &name)?;
                 let schema = guard(at, || StreamReader::try_new(BufReader::new(peek), None).map(|r| r.schema()).map_err(not_stream))?;
                 Some(schema)

@@ -10,6 +10,10 @@
 //! - **Feather v2**: an Arrow IPC file, possibly with LZ4 or ZSTD compressed buffers.
 //!   Feather v1 (`FEA1`) is refused with `ERR_PARSE` and the command that converts it.
 //!
+//! Corrupt files are `ERR_PARSE`; an LZ4/ZSTD buffer declaring more than 1 GiB
+//! uncompressed is `ERR_LIMIT` at open (checked before arrow would reserve it; streams read
+//! from a pipe are not checked).
+//!
 //! Each row becomes a JSON object of the mapped columns only (nested structs become
 //! objects that dotted paths reach into; type rules in [`convert::json`]); the vector
 //! column (a list or fixed-size list of float32/float16/float64) is decoded straight to
@@ -43,6 +47,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bodies;
 pub mod convert;
 pub mod cursor;
 pub mod error;

@@ -8,12 +8,19 @@ use serde_json::Value;
 /// The decimal `unscaled × 10^-scale`: a JSON number when it round-trips exactly through
 /// an `f64` (that is, its shortest `f64` rendering is the same digits), otherwise a string
 /// with every digit, so no precision is ever lost silently.
+/// Beyond this many leading zeros a decimal is written with an exponent (`"12E-1000000"`),
+/// so a schema's huge `scale` cannot make a byte of data into megabytes of zeros.
+const MAX_PLAIN_ZEROS: usize = 1_000;
+
 pub(crate) fn decimal(unscaled: &BigInt, scale: usize) -> Value {
     let digits = unscaled.to_string();
     let (sign, digits) = match digits.strip_prefix('-') {
         Some(d) => ("-", d),
         None => ("", digits.as_str()),
     };
+    if scale > digits.len() + MAX_PLAIN_ZEROS {
+        return Value::String(format!("{sign}{digits}E-{scale}"));
+    }
     let text = if scale == 0 {
         format!("{sign}{digits}")
     } else if digits.len() > scale {

@@ -34,7 +34,7 @@
 //! | int, long | number; a string when beyond ±(2^53 - 1), which a JavaScript number cannot hold |
 //! | float, double | number (`float` via its shortest decimal: `0.1f32` is `0.1`); NaN and ±infinity as `"NaN"`, `"Infinity"`, `"-Infinity"` |
 //! | bytes, fixed | standard base64 string |
-//! | decimal, big-decimal | number when the value round-trips exactly through an `f64`, otherwise a string with every digit |
+//! | decimal, big-decimal | number when the value round-trips exactly through an `f64`, otherwise a string with every digit (with an exponent, `"12E-5000"`, past 1,000 leading zeros) |
 //! | date | `"YYYY-MM-DD"` |
 //! | time-millis / time-micros | `"HH:MM:SS.sss"` / `"HH:MM:SS.ssssss"` |
 //! | timestamp-millis / -micros / -nanos | ISO-8601 UTC: `"2024-05-01T12:34:56.789Z"` (3, 6 or 9 fractional digits) |
@@ -45,7 +45,8 @@
 //! ## Errors
 //! A missing file is `ERR_NOT_FOUND`; a file that is not Avro, a truncated file, a corrupt
 //! block or sync marker are `ERR_PARSE`, which ends the stream (rows read before it are
-//! delivered first); a block length beyond [`MAX_ALLOCATION`] is `ERR_LIMIT`. A record that
+//! delivered first); a block length beyond [`MAX_ALLOCATION`] is `ERR_LIMIT`, and so is, with
+//! a recursive schema, a record nested deeper than [`MAX_DEPTH`] levels. A record that
 //! cannot be resolved or mapped is a row error (`ERR_INVALID_ARG`) naming its field. Avro
 //! records have no offsets of their own: `Position::byte` is the offset of the data block
 //! that holds the record.
@@ -70,6 +71,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+mod depth;
 mod json;
 mod resolve;
 mod source;
@@ -78,6 +80,7 @@ mod time;
 use hektor_adapters_api::{AdapterError, Source, SourceSpec};
 use serde::Deserialize;
 
+pub use depth::MAX_DEPTH;
 pub use source::{AvroSource, MAX_ALLOCATION};
 
 /// Options of the `avro` source.

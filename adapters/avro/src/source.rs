@@ -1,6 +1,7 @@
 //! [`AvroSource`]: an Object Container File read record by record.
 
 use crate::convert::convert;
+use crate::depth::{is_recursive, DepthGuard};
 use crate::resolve::{compile, Resolution};
 use crate::AvroOptions;
 use apache_avro::error::Details;
@@ -48,6 +49,9 @@ pub struct AvroSource {
     /// A stream-ending error, reported after the rows read before it.
     pending: Option<AdapterError>,
     done: bool,
+    /// For recursive schemas: checks the depth of each block's datums before the decoder
+    /// (which recurses without a limit) reads them.
+    guard: Option<DepthGuard>,
 }
 
 impl AvroSource {
@@ -83,6 +87,7 @@ impl AvroSource {
         let resolution = compile(writer, reader_schema.as_ref().unwrap_or(writer), &vector)
             .map_err(|e| AdapterError::new(AdapterErrorCode::InvalidArg, e.message, Position { field: e.field, ..at() }))?;
         let block_start = consumed.load(Ordering::Relaxed);
+        let guard = if is_recursive(writer) { Some(DepthGuard::new(&spec.location, writer, &name)?) } else { None };
         Ok(AvroSource {
             name,
             reader,
@@ -94,6 +99,7 @@ impl AvroSource {
             block_start,
             pending: None,
             done: false,
+            guard,
         })
     }
 
@@ -152,6 +158,16 @@ impl Source for AvroSource {
         }
         let mut batch = Batch { rows: Vec::with_capacity(max.clamp(1, 4096)) };
         while batch.rows.len() < max.max(1) {
+            if let Some(g) = self.guard.as_mut() {
+                if let Err(e) = g.ensure(self.rows) {
+                    self.done = true;
+                    if batch.rows.is_empty() {
+                        return Err(e);
+                    }
+                    self.pending = Some(e);
+                    break;
+                }
+            }
             let before = self.consumed.load(Ordering::Relaxed);
             let next = self.reader.next();
             let after = self.consumed.load(Ordering::Relaxed);

@@ -36,6 +36,8 @@ pub struct JsonSource {
     /// Decoded pointer tokens, with the raw (escaped) segment for messages.
     tokens: Vec<(String, String)>,
     state: State,
+    /// The containers the pointer goes through (`{` or `[`), outermost first.
+    enclosing: Vec<u8>,
     buf: Vec<u8>,
     rows: u64,
     pending: Option<AdapterError>,
@@ -64,6 +66,7 @@ impl JsonSource {
             pointer: opts.pointer,
             tokens,
             state: State::Navigate,
+            enclosing: Vec::new(),
             buf: Vec::new(),
             rows: 0,
             pending: None,
@@ -101,6 +104,7 @@ impl JsonSource {
                 self.at(row, self.scanner.pos()),
             ),
             ScanError::Syntax(m, byte) => AdapterError::new(AdapterErrorCode::Parse, m, self.at(row, byte)),
+            ScanError::Limit(m, byte) => AdapterError::new(AdapterErrorCode::Limit, m, self.at(row, byte)),
         }
     }
 
@@ -157,7 +161,11 @@ impl JsonSource {
         for (tok, raw) in &tokens {
             let start = self.scanner.pos();
             let shown = if here.is_empty() { "the document root".to_string() } else { format!("'{here}'") };
-            match self.scanner.peek().map_err(|e| self.scan_error(e, None))? {
+            let kind = self.scanner.peek().map_err(|e| self.scan_error(e, None))?;
+            if let Some(k @ (b'{' | b'[')) = kind {
+                self.enclosing.push(k);
+            }
+            match kind {
                 Some(b'{') => {
                     let found = self.find_key(tok, &mut scratch).map_err(|e| self.scan_error(e, None))?;
                     if !found {
@@ -211,6 +219,41 @@ impl JsonSource {
             )),
             None => Err(self.scan_error(ScanError::Eof, None)),
         }
+    }
+
+    /// After the records' array (pointer given): consumes the rest of each container the
+    /// pointer went through, innermost first, checking their structure.
+    fn close_enclosing(&mut self) -> Result<(), ScanError> {
+        let s = &mut self.scanner;
+        while let Some(kind) = self.enclosing.pop() {
+            let close = if kind == b'{' { b'}' } else { b']' };
+            loop {
+                match s.peek()? {
+                    Some(b) if b == close => {
+                        s.bump();
+                        break;
+                    }
+                    Some(b',') => {
+                        s.bump();
+                        if kind == b'{' {
+                            if s.peek()? != Some(b'"') {
+                                let found = s.peek()?.map_or("the end".into(), show);
+                                return Err(ScanError::Syntax(format!("expected an object key, found {found}"), s.pos()));
+                            }
+                            s.value(None)?;
+                            s.expect(b':', "':' after an object key")?;
+                        }
+                        s.value(None)?;
+                    }
+                    Some(b) => {
+                        let want = if kind == b'{' { "',' or '}'" } else { "',' or ']'" };
+                        return Err(ScanError::Syntax(format!("expected {want}, found {}", show(b)), s.pos()));
+                    }
+                    None => return Err(ScanError::Eof),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Inside an object (at its `{`): consumes members up to the value of `key`.
@@ -268,14 +311,13 @@ impl JsonSource {
             (State::First, Some(b']')) | (State::Next, Some(b']')) => {
                 self.scanner.bump();
                 self.state = State::Done;
-                if self.pointer.is_empty() {
-                    if let Some(b) = self.scanner.peek()? {
-                        let hint = if b == b'[' || b == b'{' { " (several JSON values: for JSON Lines use kind 'jsonl')" } else { "" };
-                        return Err(ScanError::Syntax(
-                            format!("unexpected {} after the top-level array{hint}", show(b)),
-                            self.scanner.pos(),
-                        ));
-                    }
+                // The rest of the document around the array must be there too: a file
+                // cut after the array is truncated, not a success.
+                self.close_enclosing()?;
+                if let Some(b) = self.scanner.peek()? {
+                    let hint = if b == b'[' || b == b'{' { " (several JSON values: for JSON Lines use kind 'jsonl')" } else { "" };
+                    let what = if self.pointer.is_empty() { "the top-level array" } else { "the document" };
+                    return Err(ScanError::Syntax(format!("unexpected {} after {what}{hint}", show(b)), self.scanner.pos()));
                 }
                 return Ok(None);
             }

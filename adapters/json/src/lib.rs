@@ -52,8 +52,10 @@
 //! record, or of the error inside it for malformed JSON. Row errors stay in the batch and
 //! reading goes on: a malformed record is `ERR_PARSE` (nesting deeper than 128 is
 //! `ERR_LIMIT`), a record that is not an object `ERR_INVALID_ARG`. These end the stream:
-//! a truncated file or broken structure between records (`ERR_PARSE`), a record larger
-//! than `maxRecordBytes` (`ERR_LIMIT`), a pointer that leads nowhere (`ERR_NOT_FOUND`),
+//! a truncated file or broken structure between records, or after the records' array
+//! (the rest of the document is read through to its end) (`ERR_PARSE`), a record larger
+//! than `maxRecordBytes` (`ERR_LIMIT`), a value skipped on the way to the pointer nested
+//! deeper than 10,000 levels (`ERR_LIMIT`), a pointer that leads nowhere (`ERR_NOT_FOUND`),
 //! a document that is not an array (`ERR_INVALID_ARG`, with a hint for `pointer` or
 //! `jsonl`), a missing file (`ERR_NOT_FOUND`). JSON is UTF-8 (RFC 8259); a UTF-16 file is
 //! `ERR_INVALID_ARG`.

@@ -17,7 +17,14 @@ pub(crate) enum ScanError {
     Eof,
     /// A structural error at a text offset.
     Syntax(String, u64),
+    /// A limit exceeded at a text offset (`ERR_LIMIT`).
+    Limit(String, u64),
 }
+
+/// The deepest nesting of a value the scanner skips (on the way to the pointer). A value
+/// it cuts out as a record is bounded by `maxRecordBytes` instead (and `serde_json`
+/// refuses records nested deeper than 128 as a row error).
+pub(crate) const MAX_SKIP_DEPTH: usize = 10_000;
 
 impl From<io::Error> for ScanError {
     fn from(e: io::Error) -> Self {
@@ -159,7 +166,13 @@ impl<R: BufRead> Scanner<R> {
                 }
                 match b {
                     b'"' => in_str = true,
-                    b'{' | b'[' => stack.push(b),
+                    b'{' | b'[' => {
+                        if sink.is_none() && stack.len() >= MAX_SKIP_DEPTH {
+                            let at = self.pos + i as u64;
+                            return Err(ScanError::Limit(format!("JSON nested deeper than {MAX_SKIP_DEPTH} levels"), at));
+                        }
+                        stack.push(b)
+                    }
                     b'}' | b']' => {
                         let open = stack.pop();
                         let want = if b == b'}' { b'{' } else { b'[' };

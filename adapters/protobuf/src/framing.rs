@@ -61,7 +61,7 @@ impl WireReader {
             Framing::Container { field } => self.container(field, buf),
             Framing::Whole => {
                 self.finished = true;
-                self.read_len(u64::MAX, buf, "message").map(|()| Some(0))
+                self.read_len(None, buf, "message").map(|()| Some(0))
             }
         };
         if !matches!(got, Ok(Some(_))) {
@@ -74,7 +74,7 @@ impl WireReader {
         let start = self.offset;
         self.start = start;
         let Some(len) = self.varint("length prefix")? else { return Ok(None) };
-        self.read_len(len, buf, "message")?;
+        self.read_len(Some(len), buf, "message")?;
         Ok(Some(start))
     }
 
@@ -91,7 +91,7 @@ impl WireReader {
                 2 => {
                     let len = self.need_varint("field length")?;
                     if field == u64::from(records) {
-                        self.read_len(len, buf, "record")?;
+                        self.read_len(Some(len), buf, "record")?;
                         return Ok(Some(start));
                     }
                     self.skip(len)?;
@@ -165,9 +165,11 @@ impl WireReader {
         self.varint(what)?.ok_or_else(|| FrameError::Truncated(format!("the input ends where a {what} was expected at byte {at}")))
     }
 
-    /// Reads exactly `len` bytes (`u64::MAX`: to the end, within the limit) into `buf`.
-    fn read_len(&mut self, len: u64, buf: &mut Vec<u8>, what: &str) -> Result<(), FrameError> {
-        let to_end = len == u64::MAX;
+    /// Reads exactly `len` bytes (`None`: to the end, within the limit) into `buf`. (A
+    /// declared length of `u64::MAX` is a length like any other: too large.)
+    fn read_len(&mut self, len: Option<u64>, buf: &mut Vec<u8>, what: &str) -> Result<(), FrameError> {
+        let to_end = len.is_none();
+        let len = len.unwrap_or(u64::MAX);
         if !to_end && len > MAX_MESSAGE_BYTES {
             return Err(FrameError::TooLarge(len));
         }

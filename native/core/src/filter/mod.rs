@@ -55,6 +55,8 @@ mod node;
 mod parse;
 mod path;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use serde_json::Value;
