@@ -83,9 +83,19 @@ export interface Filter {
 /** How hybrid search fuses the vector and text rankings. */
 export type Fusion =
   /** Reciprocal rank fusion: `sum 1 / (k + rank)`; `k` defaults to 60. */
-  | { type: 'rrf'; k?: number }
+  | {
+      /** Reciprocal rank fusion. */
+      type: 'rrf'
+      /** The RRF constant, default 60. */
+      k?: number
+    }
   /** `alpha * vector + (1 - alpha) * text` on min-max normalised scores. */
-  | { type: 'weighted'; alpha: number }
+  | {
+      /** Weighted fusion of normalised scores. */
+      type: 'weighted'
+      /** Weight of the vector score in [0, 1]; the text score gets `1 - alpha`. */
+      alpha: number
+    }
 
 /** Which index answers a search. */
 export type SearchMode = 'vector' | 'text' | 'hybrid'
@@ -207,7 +217,12 @@ export interface CollectionOptions {
   /** Text analysis. */
   analyzer?: AnalyzerOptions
   /** BM25 parameters (k1 default 1.2, b default 0.75). */
-  bm25?: { k1?: number; b?: number }
+  bm25?: {
+    /** Term-frequency saturation, default 1.2. */
+    k1?: number
+    /** Length normalisation in [0, 1], default 0.75. */
+    b?: number
+  }
   /**
    * Embeds records that have text but no vector, and query texts. A local embedder is
    * re-attached automatically when the collection is reopened.
@@ -283,6 +298,7 @@ export interface CollectionStats {
   config: Required<Omit<CollectionOptions, 'dimension' | 'embedder' | 'chunking' | 'limits'>> & {
     /** The caps in force, every field filled in. */
     limits: Required<LimitsOptions>
+    /** Vector dimension, once known. */
     dimension: number | null
     /** Chunking on upsert, when configured. */
     chunking?: Required<ChunkingOptions>
