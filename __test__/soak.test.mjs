@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { soak, summary } from '../benches/soak.mjs';
 
 test('concurrent searches beside a writer that upserts, deletes and compacts: no error, no wrong result, stable memory', { timeout: 120_000 }, async () => {
-  const res = await soak({ seconds: 16, searchers: 4, pool: 8000, warmup: 8, compactEvery: 20 });
+  const res = await soak({ seconds: 16, searchers: 4, pool: 4000, warmup: 10, compactEvery: 20 });
   const text = summary(res);
   console.log(text.replace(/^/gm, '# '));
   assert.equal(res.errors, 0, text);

@@ -202,7 +202,7 @@ export async function soak(o = {}) {
   const timer = setInterval(() => {
     sample();
     const s = samples.at(-1);
-    if (Math.round(s.t) % 10 === 0) log(`  ${s.t.toFixed(0)} s: ${writes} writes, ${searches} searches, ${errors} errors, ${wrong} wrong, rss ${s.mb.toFixed(0)} MB (JS heap + external ${s.heap.toFixed(0)} MB)`);
+    if (samples.length % 10 === 1) log(`  ${s.t.toFixed(0)} s: ${writes} writes, ${searches} searches, ${errors} errors, ${wrong} wrong, rss ${s.mb.toFixed(0)} MB (JS heap + external ${s.heap.toFixed(0)} MB)`);
   }, 1000);
 
   async function writer() {
