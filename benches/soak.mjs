@@ -25,23 +25,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from '../ts/dist/index.js';
+import { rng } from '../__test__/helpers.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const DIM = 32;
 const NAME = 'soak';
 const GROUPS = 8;
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The fixed part of id n's metadata (the writer adds the version `v`). */
 const metaOf = (n) => ({ group: n % GROUPS, score: n, tags: [`t${n % 5}`, `u${n % 3}`], nested: { even: n % 2 === 0 } });

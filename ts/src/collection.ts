@@ -98,6 +98,27 @@ function prepare(records: RecordInput[]): Prepared {
   return out
 }
 
+/**
+ * Serialises a batch's metadata; metadata nested too deeply for `JSON.stringify` (V8 throws
+ * a RangeError past a few thousand levels) becomes `ERR_LIMIT` naming the record.
+ */
+function metadataJson(meta: (Metadata | null)[], offset: number): string {
+  try {
+    return JSON.stringify(meta)
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e
+    const row = offset + meta.findIndex((m) => {
+      try {
+        JSON.stringify(m)
+        return false
+      } catch {
+        return true
+      }
+    })
+    throw new HektorError('ERR_LIMIT', `record ${row}: metadata is nested too deeply to serialise`, { location: { row, field: 'metadata' }, cause: e })
+  }
+}
+
 function normalizeIds(ids: unknown, what: string): string[] {
   const list = typeof ids === 'string' ? [ids] : ids
   if (!Array.isArray(list)) throw invalidArg(`${what}: expected an id or an array of ids`)
@@ -167,7 +188,7 @@ export class Collection {
       const end = Math.min(list.length, start + batchSize)
       const { data, lengths } = packVectors(p.vectors.slice(start, end))
       const meta = p.metadata.slice(start, end)
-      const metaJson = meta.every((m) => m === null) ? undefined : JSON.stringify(meta)
+      const metaJson = meta.every((m) => m === null) ? undefined : metadataJson(meta, start)
       upserted += await call(() => this.#native.upsert(p.ids.slice(start, end), p.texts.slice(start, end), data, lengths, metaJson))
     }
     return { upserted }

@@ -148,7 +148,7 @@ fn run_ingest(col: &Collection, mut src: Box<dyn Source>, opts: IngestOptions, p
                     upserted += n as u64;
                     break;
                 }
-                Err(e) if e.location().row.is_some() && matches!(e.code(), ErrorCode::InvalidArg | ErrorCode::DimensionMismatch) => {
+                Err(e) if e.location().row.is_some() && matches!(e.code(), ErrorCode::InvalidArg | ErrorCode::DimensionMismatch | ErrorCode::Limit) => {
                     let i = e.location().row.unwrap() as usize;
                     let loc = Location { source: Some(name.clone()), row: Some(row_of[i]), byte: None, field: e.location().field.clone() };
                     let e = Error::new(e.code(), e.message().to_string()).with_location(loc);
