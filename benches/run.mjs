@@ -4,8 +4,11 @@
 //      bm25s reference when Python has bm25s + PyStemmer);
 //   2. ANN on N clustered 384-d vectors (default 100k) through the shared harness
 //      (../shared/bench: gen_dataset.py, bench-node.mjs): hektor (benches/hektor-adapter.mjs)
-//      and hnswlib-node, one library per process, same data, same machine.
-// usage: npm run bench [-- --n 100000] [--scratch DIR] [--shared ../shared] [--skip-ir] [--skip-ann]
+//      and hnswlib-node, one library per process, same data, same machine;
+//   3. ingest throughput of CSV, JSONL and Parquet (benches/ingest.mjs, default 200k rows) beside
+//      csv-parse, readline + JSON.parse and hyparquet.
+// usage: npm run bench [-- --n 100000] [--scratch DIR] [--shared ../shared] [--ingest-rows 200000]
+//                      [--skip-ir] [--skip-ann] [--skip-ingest]
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -62,4 +65,8 @@ if (!argv.includes('--skip-ann')) {
   }
   const reopen = rows.find((r) => r.phase === 'reopen');
   if (reopen) console.log(`hektor reopen: ${reopen.reopen_ms} ms, on disk ${reopen.disk_mib} MiB`);
+}
+if (!argv.includes('--skip-ingest')) {
+  console.log('\n## Ingest throughput: CSV, JSONL, Parquet, no embedding\n');
+  spawnSync(process.execPath, [path.join(here, 'ingest.mjs'), '--rows', opt('ingest-rows', '200000')], { stdio: 'inherit' });
 }
