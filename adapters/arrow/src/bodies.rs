@@ -21,8 +21,16 @@ const CONTINUATION: [u8; 4] = [0xff; 4];
 /// Checks the compressed buffers of the message whose flatbuffer is `meta` and whose body
 /// (of `body_len` bytes) starts at `body_start`. `Err((byte, declared))` for a buffer
 /// declaring more than the limit.
-fn check_message<R: Read + Seek>(file: &mut R, meta: &[u8], body_start: u64, body_len: u64) -> Result<(), (u64, i64)> {
-    let Ok(message) = arrow::ipc::root_as_message(meta) else { return Ok(()) };
+/// Why a message failed the check.
+enum Fault {
+    /// A compressed buffer at this byte declares this many uncompressed bytes.
+    Limit(u64, i64),
+    /// The message metadata does not verify as a flatbuffer `Message`.
+    Unreadable,
+}
+
+fn check_message<R: Read + Seek>(file: &mut R, meta: &[u8], body_start: u64, body_len: u64) -> Result<(), Fault> {
+    let Ok(message) = arrow::ipc::root_as_message(meta) else { return Err(Fault::Unreadable) };
     let batch = message.header_as_record_batch().or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
     let Some(batch) = batch else { return Ok(()) };
     if batch.compression().is_none() {
@@ -41,13 +49,13 @@ fn check_message<R: Read + Seek>(file: &mut R, meta: &[u8], body_start: u64, bod
         }
         let declared = i64::from_le_bytes(prefix);
         if declared > MAX_BUFFER_BYTES {
-            return Err((at, declared));
+            return Err(Fault::Limit(at, declared));
         }
     }
     Ok(())
 }
 
-fn limit(name: &str, (byte, declared): (u64, i64)) -> AdapterError {
+fn limit(name: &str, byte: u64, declared: i64) -> AdapterError {
     AdapterError::new(
         AdapterErrorCode::Limit,
         format!("a compressed buffer declares {declared} bytes uncompressed, more than the {MAX_BUFFER_BYTES}-byte limit (corrupt file?)"),
@@ -63,9 +71,9 @@ fn block_meta<R: Read + Seek>(file: &mut R, offset: i64, meta_len: i32) -> Optio
     file.seek(SeekFrom::Start(offset as u64)).ok()?;
     let mut buf = vec![0u8; meta_len as usize];
     file.read_exact(&mut buf).ok()?;
-    let start = if buf[..4] == CONTINUATION { 4 } else { 0 };
-    let size = i32::from_le_bytes(buf.get(start..start + 4)?.try_into().ok()?);
-    buf.get(start + 4..start + 4 + usize::try_from(size).ok()?).map(<[u8]>::to_vec)
+    // as arrow's file reader does: everything after the prefix, whatever the size word says
+    let start = if buf[..4] == CONTINUATION { 8 } else { 4 };
+    buf.get(start..).map(<[u8]>::to_vec)
 }
 
 /// Checks the blocks (record batches and dictionaries) an IPC file's footer lists.
@@ -93,12 +101,26 @@ pub fn check_file_blocks<'a, R: Read + Seek>(file: &mut R, blocks: impl Iterator
                 Position { source: name.to_string(), ..Default::default() },
             ));
         }
-        let Some(meta) = block_meta(file, b.offset(), b.metaDataLength()) else { continue };
+        // None: a metadata length arrow would still read but this check cannot: refuse it
+        let meta = block_meta(file, b.offset(), b.metaDataLength()).ok_or(Fault::Unreadable);
         let (Ok(body_len), Some(body_start)) = (u64::try_from(b.bodyLength()), (b.offset() as u64).checked_add(b.metaDataLength() as u64))
         else {
             continue;
         };
-        check_message(file, &meta, body_start, body_len).map_err(|e| limit(name, e))?;
+        match meta.and_then(|meta| check_message(file, &meta, body_start, body_len)) {
+            Ok(()) => {}
+            Err(Fault::Limit(at, declared)) => return Err(limit(name, at, declared)),
+            // arrow parses the metadata together with the body that follows it, so a message
+            // that only verifies with the body attached would escape the check: refuse it
+            // (a writer's metadata always verifies on its own)
+            Err(Fault::Unreadable) => {
+                return Err(AdapterError::new(
+                    AdapterErrorCode::Parse,
+                    format!("not a readable Arrow IPC file: the message at offset {} is corrupt", b.offset()),
+                    Position { source: name.to_string(), byte: Some(b.offset() as u64), ..Default::default() },
+                ))
+            }
+        }
     }
     Ok(())
 }
@@ -130,7 +152,12 @@ pub fn check_stream<R: Read + Seek>(file: &mut R, len: u64, name: &str) -> Resul
         at += meta_len;
         let Ok(body_len) = arrow::ipc::root_as_message(&meta).map(|m: Message| m.bodyLength()) else { return Ok(()) };
         let Ok(body_len) = u64::try_from(body_len) else { return Ok(()) };
-        check_message(file, &meta, at, body_len).map_err(|e| limit(name, e))?;
+        match check_message(file, &meta, at, body_len) {
+            Err(Fault::Limit(byte, declared)) => return Err(limit(name, byte, declared)),
+            // the stream reader parses exactly these bytes: it reports the corruption itself
+            Err(Fault::Unreadable) => return Ok(()),
+            Ok(()) => {}
+        }
         at = match at.checked_add(body_len) {
             Some(a) if a <= len => a,
             _ => return Ok(()),

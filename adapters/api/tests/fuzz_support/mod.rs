@@ -73,17 +73,43 @@ pub fn refused() -> usize {
     REFUSED.load(Ordering::Relaxed)
 }
 
+/// Memory-measuring tests hold this gate for writing (alone); every [`drain`] of the other
+/// tests holds it for reading, so no reader runs while a peak is measured.
+static GATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+thread_local! {
+    /// Set while this thread holds the gate exclusively (its own drains must not wait).
+    static EXCLUSIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The exclusive hold of the gate, released on drop.
+pub struct Exclusive(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>);
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        EXCLUSIVE.with(|e| e.set(false));
+    }
+}
+
 /// Serialises the tests that measure memory (and allocate a lot): hold the guard for the
-/// whole test, so that no other big test runs meanwhile.
-pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+/// whole test, so that no other test reads meanwhile and the heap peak is this test's own.
+pub fn exclusive() -> Exclusive {
+    let g = GATE.write().unwrap_or_else(|e| e.into_inner());
+    EXCLUSIVE.with(|e| e.set(true));
+    Exclusive(g)
+}
+
+/// A shared hold of the gate for one read (none when this thread holds it exclusively).
+fn shared() -> Option<std::sync::RwLockReadGuard<'static, ()>> {
+    if EXCLUSIVE.with(|e| e.get()) {
+        None
+    } else {
+        Some(GATE.read().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Runs `f` and returns its result with the peak of live heap bytes above the level when
-/// it started (call it under [`exclusive`]). The property tests of the same binary run in
-/// parallel with small inputs, so the figure may include a little of theirs: an upper
-/// bound, which is what the assertions need.
+/// it started (call it under [`exclusive`], which keeps the other tests' reads out).
 pub fn heap_peak<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
@@ -154,6 +180,7 @@ impl Outcome {
 /// the first stream error; gives up (panics) after `limit` batches, which would mean a
 /// source that never ends.
 pub fn drain(open: impl FnOnce() -> Result<Box<dyn Source>, AdapterError>, max: usize, limit: usize) -> Outcome {
+    let _gate = shared();
     let mut out = Outcome::default();
     let mut src = match open() {
         Ok(s) => s,
