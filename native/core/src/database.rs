@@ -98,13 +98,33 @@ impl Database {
         Ok(())
     }
 
-    /// Creates a collection; `ERR_EXISTS` if one of that name exists.
-    pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<Arc<Collection>> {
+    /// Checks that the database is open for writing and `name` is a valid collection name.
+    fn check_writable(&self, name: &str) -> Result<()> {
         self.check_open()?;
         validate_name(name)?;
         if self.read_only {
             return Err(Error::new(ErrorCode::ReadOnly, "the database was opened read-only"));
         }
+        Ok(())
+    }
+
+    /// Whether the collection `name` exists on disk, spelt exactly so (case-insensitive file
+    /// systems would otherwise open `Docs` as a second handle on `docs`).
+    fn exists_on_disk(&self, name: &str) -> bool {
+        self.dir.join(name).join(COLLECTION_FILE).exists() && has_entry(&self.dir, name)
+    }
+
+    /// Closes and forgets the open handle on `name`, if any.
+    fn forget(cols: &mut HashMap<String, Arc<Collection>>, name: &str) {
+        if let Some(c) = cols.remove(name) {
+            // its files are about to be replaced or deleted: a failure here changes nothing
+            let _ = c.close();
+        }
+    }
+
+    /// Creates a collection; `ERR_EXISTS` if one of that name exists.
+    pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<Arc<Collection>> {
+        self.check_writable(name)?;
         let mut cols = self.collections.lock();
         let dir = self.dir.join(name);
         if cols.contains_key(name) || dir.join(COLLECTION_FILE).exists() {
@@ -126,7 +146,7 @@ impl Database {
             }
         }
         let dir = self.dir.join(name);
-        if !dir.join(COLLECTION_FILE).exists() || !has_entry(&self.dir, name) {
+        if !self.exists_on_disk(name) {
             return Err(Error::new(ErrorCode::NotFound, format!("no collection named '{name}'")));
         }
         let c = Arc::new(Collection::open(&dir, self.read_only).map_err(|e| e.context(format!("collection '{name}'")))?);
@@ -141,18 +161,11 @@ impl Database {
     /// closed first; the repaired collection is returned (and later [`collection`](Self::collection)
     /// calls return it). `ERR_NOT_FOUND` if there is no such collection.
     pub fn repair(&self, name: &str) -> Result<Arc<Collection>> {
-        self.check_open()?;
-        validate_name(name)?;
-        if self.read_only {
-            return Err(Error::new(ErrorCode::ReadOnly, "the database was opened read-only"));
-        }
+        self.check_writable(name)?;
         let mut cols = self.collections.lock();
-        if let Some(c) = cols.remove(name) {
-            // its checkpoint is about to be replaced: a failure here changes nothing
-            let _ = c.close();
-        }
+        Self::forget(&mut cols, name);
         let dir = self.dir.join(name);
-        if !dir.join(COLLECTION_FILE).exists() {
+        if !self.exists_on_disk(name) {
             return Err(Error::new(ErrorCode::NotFound, format!("no collection named '{name}'")));
         }
         let c = Arc::new(Collection::repair(&dir).map_err(|e| e.context(format!("repairing collection '{name}'")))?);
@@ -177,17 +190,11 @@ impl Database {
 
     /// Closes and deletes a collection; returns false if it did not exist.
     pub fn drop_collection(&self, name: &str) -> Result<bool> {
-        self.check_open()?;
-        validate_name(name)?;
-        if self.read_only {
-            return Err(Error::new(ErrorCode::ReadOnly, "the database was opened read-only"));
-        }
+        self.check_writable(name)?;
         let mut cols = self.collections.lock();
-        if let Some(c) = cols.remove(name) {
-            let _ = c.close();
-        }
+        Self::forget(&mut cols, name);
         let dir = self.dir.join(name);
-        if !dir.join(COLLECTION_FILE).exists() || !has_entry(&self.dir, name) {
+        if !self.exists_on_disk(name) {
             return Ok(false);
         }
         // remove the marker first so a crash mid-way leaves no half collection behind
