@@ -51,6 +51,7 @@ use crate::text::{Analyzer, Bm25Index};
 use crate::vector::{distance, FrozenGraph, HnswBuilder, VectorStore};
 use manifest::{flags, Manifest, SlotInfo};
 use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -561,8 +562,10 @@ impl Collection {
     /// any record is bad. `rows[i]` is the caller's row of `records[i]`, for errors.
     fn prepare(&self, records: &[Record], rows: &[usize]) -> Result<(Vec<Prepared>, Option<usize>)> {
         let mut dim = self.config.read().dimension;
+        // text analysis (segmentation, stemming) is most of an ingest's CPU: spread it over the cores
+        let mut tokens: Vec<Option<Vec<String>>> = records.par_iter().map(|r| self.text_tokens(r)).collect();
         let mut out = Vec::with_capacity(records.len());
-        for (r, &row) in records.iter().zip(rows) {
+        for ((r, &row), tokens) in records.iter().zip(rows).zip(tokens.iter_mut()) {
             let at = |e: Error, field: &str| e.with_row(row as u64).with_field(field).with_source(self.name.clone());
             let vector = match &r.vector {
                 Some(v) => {
@@ -575,7 +578,7 @@ impl Collection {
                 }
                 None => None,
             };
-            out.push(Prepared { vector, tokens: self.text_tokens(r) });
+            out.push(Prepared { vector, tokens: tokens.take() });
         }
         Ok((out, dim))
     }
