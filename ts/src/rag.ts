@@ -470,13 +470,13 @@ export interface AnswerTimings {
   rerankMs: number
   /** Generation, prompt processing included (and a local model's load on first use). */
   generateMs: number
-  /** From the start of generation to the first token, when known. */
+  /** From the start of the call to the first generated token (time to first token), when known. */
   firstTokenMs: number | null
   /** The grounding check. */
   groundingMs: number
   /** The whole call. */
   totalMs: number
-  /** Generated tokens per second of generation, when the token count is known. */
+  /** Decoding speed: tokens per second after the first one (prompt processing excluded), when the token count is known. */
   tokensPerSecond: number | null
 }
 

@@ -124,7 +124,8 @@ pub struct Timings {
     pub grounding_ms: f64,
     /// Everything.
     pub total_ms: f64,
-    /// Generated tokens per second (when the generator reports token counts).
+    /// Decoding speed: generated tokens per second after the first token (prompt processing
+    /// excluded), when the generator reports token counts.
     pub tokens_per_second: Option<f64>,
 }
 
@@ -270,6 +271,7 @@ pub fn ask(
     let messages = opts.template.render(question, &passages);
     let t = Instant::now();
     let mut first_token = None;
+    let mut first_at: Option<Instant> = None;
     let mut aborted = false;
     let gen = generator.generate(&messages, &opts.generate, &mut |piece: &str| {
         if cancel.is_cancelled() {
@@ -278,11 +280,13 @@ pub fn ask(
         }
         if first_token.is_none() && !piece.is_empty() {
             first_token = Some(ms(t0));
+            first_at = Some(Instant::now());
         }
         on_token(piece);
         true
     })?;
     let generate_ms = ms(t);
+    let decode_secs = first_at.map(|f| f.elapsed().as_secs_f64());
     if aborted || cancel.is_cancelled() {
         return Err(Error::new(ErrorCode::Aborted, "the answer was aborted"));
     }
@@ -312,7 +316,16 @@ pub fn ask(
     };
     let grounding = cite::grounding(&gen.text, &passages, col.analyzer(), sims.as_deref(), opts.grounding_threshold);
     let grounding_ms = ms(t);
-    let tokens_per_second = gen.completion_tokens.filter(|_| generate_ms > 0.0).map(|n| (n as f64 / (generate_ms / 1000.0) * 10.0).round() / 10.0);
+    // decoding speed: the tokens after the first over the time since it (prompt processing and
+    // a model's first load excluded), else all tokens over the whole generation
+    let tokens_per_second = gen.completion_tokens.and_then(|n| {
+        let rate = match decode_secs {
+            Some(d) if n > 1 && d > 0.0 => (n - 1) as f64 / d,
+            _ if generate_ms > 0.0 => n as f64 / (generate_ms / 1000.0),
+            _ => return None,
+        };
+        Some((rate * 10.0).round() / 10.0)
+    });
     Ok(Answer {
         answer: gen.text,
         citations,
