@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { open } from '../ts/dist/index.js';
-import { rejectsWith, rng, root, tmpDir } from './helpers.mjs';
+import { killed, rejectsWith, rng, root, spawnUntil, tmpDir } from './helpers.mjs';
 
 const KILLS = 50;
 const PHASES = ['upsert', 'flush', 'compact', 'ingest'];
@@ -31,16 +31,7 @@ function hash(s) {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
   return h;
 }
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as prng } from ${JSON.stringify(pathToFileURL(path.join(root, '__test__', 'helpers.mjs')).href)};
 export function vectorOf(id) {
   const r = prng(hash('v' + id));
   return Array.from({ length: DIM }, () => Math.fround(r() * 2 - 1));
@@ -111,33 +102,6 @@ for (;;) {
 }
 `;
 
-/** Spawns the writer and resolves once it is ready (its database is open). */
-function startWriter(script, args) {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = [];
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const parts = buf.split('\n');
-      buf = parts.pop();
-      for (const l of parts) {
-        lines.push(l);
-        if (l === 'ready') resolve({ child, lines });
-      }
-    });
-    child.on('exit', (code, sig) => reject(new Error(`writer exited early (${code ?? sig}): ${err}`)));
-  });
-}
-
-const killed = (child) =>
-  new Promise((r) => {
-    child.removeAllListeners('exit');
-    child.on('exit', r);
-    child.kill('SIGKILL');
-  });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -253,7 +217,7 @@ describe('crash safety', () => {
     const t0 = performance.now();
     for (let k = 0; k < KILLS; k++) {
       const phase = PHASES[k % PHASES.length];
-      const { child, lines } = await startWriter(path.join(work, 'writer.mjs'), [sdk, dir, phase, String(model.maxSeq + 1), String(k + 1), work]);
+      const { child, lines } = await spawnUntil(path.join(work, 'writer.mjs'), [sdk, dir, phase, String(model.maxSeq + 1), String(k + 1), work], (l) => l.includes('ready'));
       await sleep(Math.floor(r() * MAX_DELAY[phase]));
       await killed(child);
       perPhase[phase]++;

@@ -1,4 +1,5 @@
 // Shared test helpers.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,4 +49,36 @@ export async function rejectsWith(assert, p, code) {
     return e;
   }
   assert.fail(`expected rejection with ${code}`);
+}
+
+/**
+ * Spawns `node script ...args` and resolves with `{ child, lines }` once `until(lines)` holds
+ * for the stdout lines so far (`lines` keeps filling afterwards); rejects, with the child's
+ * stderr, if it exits first.
+ */
+export function spawnUntil(script, args, until) {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const parts = buf.split('\n');
+      buf = parts.pop();
+      lines.push(...parts);
+      if (until(lines)) resolve({ child, lines });
+    });
+    child.on('exit', (code, sig) => reject(new Error(`${path.basename(script)} exited early (${code ?? sig}): ${err}`)));
+  });
+}
+
+/** SIGKILLs a child; resolves with the signal that ended it once it is gone. */
+export function killed(child) {
+  return new Promise((r) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (code, sig) => r(sig));
+    child.kill('SIGKILL');
+  });
 }

@@ -3,26 +3,21 @@
 // killed: LOCK is an OS advisory lock (flock / LockFileEx) the OS drops with the process;
 // the file itself stays and its content is never read.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { open } from '../ts/dist/index.js';
-import { rejectsWith, root, tmpDir } from './helpers.mjs';
+import { killed, rejectsWith, root, spawnUntil, tmpDir } from './helpers.mjs';
 
 const writer = path.join(root, '__test__', 'fixtures', 'writer.mjs');
 const sdk = pathToFileURL(path.join(root, 'ts', 'dist', 'index.js')).href;
 
 /** Starts a child that opens `dir` for writing and holds it; resolves once it has the lock. */
-function holder(dir) {
-  const child = spawn(process.execPath, [writer, dir, '0', 'hold'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => String(d).includes('READY') && resolve(child));
-    child.on('exit', (code) => reject(new Error(`holder exited early (${code})`)));
-  });
+async function holder(dir) {
+  return (await spawnUntil(writer, [dir, '0', 'hold'], (l) => l.some((x) => x.includes('READY')))).child;
 }
-const killed = (child) => new Promise((r) => { child.removeAllListeners('exit'); child.on('exit', (code, sig) => r(sig)); child.kill('SIGKILL'); });
 
 /** Opens `dir` in a separate process; returns what it printed: OPEN, or the error code. */
 function openInChild(dir, options = {}) {

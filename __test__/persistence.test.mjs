@@ -1,32 +1,15 @@
 // Durability and locking across processes: kill -9 a writer, reopen, check every
 // acknowledged write; one writer at a time; readers beside it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { open } from '../ts/dist/index.js';
-import { rejectsWith, rng, root, tmpDir } from './helpers.mjs';
+import { killed, rejectsWith, rng, root, spawnUntil, tmpDir } from './helpers.mjs';
 
 const writer = path.join(root, '__test__', 'fixtures', 'writer.mjs');
 
 /** Spawns the writer; resolves when `until(lines)` holds; returns the child and its stdout lines. */
-function startWriter(args, until) {
-  const child = spawn(process.execPath, [writer, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = [];
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const parts = buf.split('\n');
-      buf = parts.pop();
-      lines.push(...parts);
-      if (until(lines)) resolve({ child, lines });
-    });
-    child.on('exit', (code) => reject(new Error(`writer exited early (${code})`)));
-  });
-}
-
-const killed = (child) => new Promise((r) => { child.removeAllListeners('exit'); child.on('exit', r); child.kill('SIGKILL'); });
+const startWriter = (args, until) => spawnUntil(writer, args, until);
 
 describe('persistence', () => {
   test('every acknowledged write survives kill -9 (repeated)', async () => {
