@@ -45,7 +45,8 @@ struct LocalEmbedderJson {
 #[napi]
 pub fn embedder_local(options_json: String) -> napi::Result<NativeEmbedder> {
     let j: LocalEmbedderJson = options("local embedder options", &options_json)?;
-    let dir = existing(&j.path, "embedding model folder")?;
+    // probe_dimension reads the folder's config now: a missing folder is ERR_NOT_FOUND at once
+    let dir = PathBuf::from(&j.path);
     let pooling = match j.pooling.as_deref() {
         None => None,
         Some("mean") => Some(Pooling::Mean),
