@@ -168,4 +168,36 @@ describe('collection', () => {
     await rejectsWith(assert, c.count(), 'ERR_CLOSED');
     await d.close();
   });
+
+  test("quantization 'sq8': codes trained and persisted, exact scores, 'pq' refused", async () => {
+    const dir = tmpDir('sq8');
+    const data = clustered(3000, 32, 20, 4);
+    let d = await open(dir);
+    await rejectsWith(assert, d.createCollection('p', { dimension: 32, quantization: 'pq' }), 'ERR_INVALID_ARG');
+    let q = await d.createCollection('q', { dimension: 32, quantization: 'sq8' });
+    await q.upsert(data.map((v, i) => ({ id: String(i), vector: v })));
+    await q.flush();
+    const st = await q.stats();
+    assert.equal(st.config.quantization, 'sq8');
+    assert.equal(st.quantizedVectors, 3000);
+    const probe = [7, 1234, 2999];
+    const before = [];
+    for (const i of probe) {
+      const hits = await q.search({ vector: data[i], k: 5, select: [] });
+      assert.equal(hits[0].id, String(i));
+      const exact = await q.search({ vector: data[i], k: 5, select: [], exact: true });
+      // the graph walks approximate codes, but reported scores are the exact ones
+      for (const h of hits) {
+        const e = exact.find((x) => x.id === h.id);
+        if (e) assert.ok(Math.abs(e.score - h.score) < 1e-6, `${e.score} vs ${h.score}`);
+      }
+      before.push(hits.map((h) => h.id));
+    }
+    await d.close();
+    d = await open(dir);
+    q = await d.collection('q');
+    assert.equal((await q.stats()).quantizedVectors, 3000);
+    for (const [j, i] of probe.entries()) assert.deepEqual((await q.search({ vector: data[i], k: 5, select: [] })).map((h) => h.id), before[j]);
+    await d.close();
+  });
 });

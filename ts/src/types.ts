@@ -212,7 +212,14 @@ export interface CollectionOptions {
   metric?: Metric
   /** HNSW parameters. */
   hnsw?: HnswOptions
-  /** Vector storage in the graph. Only `none` is available in this version. */
+  /**
+   * Vector storage in the graph. `'none'` (default): full-precision `f32`. `'sq8'`: the graph
+   * is traversed on 8-bit codes (one byte per dimension, a quarter of the memory, trained
+   * per dimension once the collection holds 1,000 vectors and again at each `compact()`),
+   * then the beam's candidates are re-ranked on the full vectors from the memory-mapped
+   * file, so scores are exact and recall stays close to `'none'`. `'pq'` is not available
+   * in this version (`ERR_INVALID_ARG`).
+   */
   quantization?: 'none' | 'sq8' | 'pq'
   /** Text analysis. */
   analyzer?: AnalyzerOptions
@@ -280,6 +287,8 @@ export interface CollectionStats {
   indexedVectors: number
   /** Vectors not yet in the graph (searched exactly until the graph is refreshed). */
   pendingVectors: number
+  /** Vectors with an 8-bit code (`quantization: 'sq8'` once trained; absent otherwise). */
+  quantizedVectors?: number
   /** Documents in the BM25 index. */
   textDocs: number
   /** Distinct terms in the BM25 index. */

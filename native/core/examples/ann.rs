@@ -2,10 +2,11 @@
 //! (`base.fvecs`, `query.fvecs`, `gt.ivecs`, as written by the shared `gen_dataset.py`)
 //! and sweeps `ef`, printing recall@10 and single-thread QPS.
 //!
-//! `cargo run --release --example ann -- DATA_DIR [WORK_DIR]`
-//! With an existing WORK_DIR/db it reopens instead of building.
+//! `cargo run --release --example ann -- DATA_DIR [WORK_DIR] [--sq8]`
+//! With an existing WORK_DIR/db it reopens instead of building; `--sq8` uses (and
+//! builds) a collection with `quantization: 'sq8'` beside the full-precision one.
 
-use hektor_core::{CollectionConfig, Database, OpenOptionsDb, Record, SearchQuery, Select};
+use hektor_core::{CollectionConfig, Database, OpenOptionsDb, Quantization, Record, SearchQuery, Select};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -25,7 +26,10 @@ fn read_vecs(path: &PathBuf) -> (Vec<f32>, usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let sq8 = args.iter().any(|a| a == "--sq8");
+    args.retain(|a| a != "--sq8");
+    let (name, quantization) = if sq8 { ("bench-sq8", Quantization::Sq8) } else { ("bench", Quantization::None) };
     let data = PathBuf::from(args.get(1).expect("usage: ann DATA_DIR [WORK_DIR]"));
     let work = PathBuf::from(args.get(2).cloned().unwrap_or_else(|| std::env::temp_dir().join("hektor-ann").display().to_string()));
     let (base, dim) = read_vecs(&data.join("base.fvecs"));
@@ -35,10 +39,10 @@ fn main() {
     let n = base.len() / dim;
     let nq = queries.len() / dim;
     let dbdir = work.join("db");
-    let fresh = !dbdir.join("bench").exists();
+    let fresh = !dbdir.join(name).exists();
     let db = Database::open(&dbdir, OpenOptionsDb::default()).unwrap();
     let col = if fresh {
-        let col = db.create_collection("bench", CollectionConfig { dimension: Some(dim), ..Default::default() }).unwrap();
+        let col = db.create_collection(name, CollectionConfig { dimension: Some(dim), quantization, ..Default::default() }).unwrap();
         let t = Instant::now();
         for s in (0..n).step_by(10_000) {
             let recs = (s..(s + 10_000).min(n))
@@ -51,7 +55,7 @@ fn main() {
         col
     } else {
         let t = Instant::now();
-        let c = db.collection("bench").unwrap();
+        let c = db.collection(name).unwrap();
         println!("reopen: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         c
     };

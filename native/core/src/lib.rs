@@ -39,3 +39,4 @@ pub use error::{Error, ErrorCode, Location, Result};
 pub use filter::Filter;
 pub use hybrid::Fusion;
 pub use store::Record;
+pub use vector::Metric;

@@ -5,7 +5,8 @@ mod common;
 use common::{clustered, tmp, Rng};
 use hektor_core::store::record::Parts;
 use hektor_core::{
-    Cancel, CollectionConfig, Database, ErrorCode, Filter, Fusion, Mode, OpenOptionsDb, Record, SearchQuery, Select,
+    Cancel, CollectionConfig, Database, ErrorCode, Filter, Fusion, Metric, Mode, OpenOptionsDb, Quantization, Record, SearchQuery,
+    Select,
 };
 use serde_json::json;
 
@@ -163,13 +164,22 @@ fn recall(got: &[Vec<u32>], want: &[Vec<u32>]) -> f64 {
 
 #[test]
 fn hnsw_recall_at_10_on_clustered_384d() {
-    let dir = tmp("recall");
+    recall_case("recall", Quantization::None);
+}
+
+#[test]
+fn sq8_recall_at_10_on_clustered_384d() {
+    recall_case("recall-sq8", Quantization::Sq8);
+}
+
+fn recall_case(name: &str, quantization: Quantization) {
+    let dir = tmp(name);
     let n = 10_000;
     // wide clusters: neighbours are close in rank, so this is not an easy set
     let data = clustered(n + 200, 384, 100, 42);
     let (base, queries) = data.split_at(n);
     let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
-    let col = db.create_collection("v", CollectionConfig::default()).unwrap();
+    let col = db.create_collection("v", CollectionConfig { quantization, ..Default::default() }).unwrap();
     let mut rng = Rng(5);
     for (c, chunk) in base.chunks(2500).enumerate() {
         col.upsert(
@@ -186,8 +196,20 @@ fn hnsw_recall_at_10_on_clustered_384d() {
     let exact: Vec<Vec<u32>> =
         queries.iter().map(|q| ids(col.search(&SearchQuery { exact: true, ..vq(q, 10) }).unwrap())).collect();
     let r = recall(&approx, &exact);
-    eprintln!("recall@10 = {r:.4}");
+    eprintln!("{quantization:?} recall@10 = {r:.4}");
     assert!(r >= 0.95, "recall@10 {r}");
+    let st = col.stats().unwrap();
+    assert_eq!(st.quantized_vectors, (quantization == Quantization::Sq8).then_some(n as u32));
+    // scores are exact whatever the traversal used: equal to the exact search's for the same ids
+    for q in queries.iter().take(20) {
+        let a = col.search(&vq(q, 10)).unwrap();
+        let e = col.search(&SearchQuery { exact: true, ..vq(q, 10) }).unwrap();
+        for h in &a {
+            if let Some(x) = e.iter().find(|x| x.id == h.id) {
+                assert!((x.distance.unwrap() - h.distance.unwrap()).abs() < 1e-6, "{} vs {}", x.distance.unwrap(), h.distance.unwrap());
+            }
+        }
+    }
     // vectorScore and distance are consistent
     let h = &col.search(&vq(&queries[0], 1)).unwrap()[0];
     assert!((h.vector_score.unwrap() - (1.0 - h.distance.unwrap())).abs() < 1e-6);
@@ -321,4 +343,60 @@ fn collection_names_cannot_escape() {
     assert!(db.drop_collection("ok-name_1.v2").unwrap());
     assert!(db.list_collections().unwrap().is_empty());
     assert_eq!(db.collection("nope").err().unwrap().code(), ErrorCode::NotFound);
+}
+
+/// An sq8 collection keeps its codes across reopen, incremental writes and compaction,
+/// for every metric, and refuses `pq`.
+#[test]
+fn sq8_codes_persist_grow_and_survive_compaction() {
+    for metric in [Metric::Cosine, Metric::L2, Metric::Dot] {
+        let dir = tmp(&format!("sq8-{}", metric.as_str()));
+        let data = clustered(6000, 48, 40, 3);
+        let config = CollectionConfig { dimension: Some(48), metric, quantization: Quantization::Sq8, ..Default::default() };
+        let queries: Vec<SearchQuery> = data.iter().step_by(300).map(|v| vq(v, 10)).collect();
+        let ids = |col: &hektor_core::Collection| -> Vec<Vec<String>> {
+            queries.iter().map(|q| col.search(q).unwrap().into_iter().map(|h| h.id).collect()).collect()
+        };
+        let before;
+        {
+            let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
+            let col = db.create_collection("q", config.clone()).unwrap();
+            // too few vectors to train: searched in f32 until enough arrive
+            col.upsert(data[..500].iter().enumerate().map(|(i, v)| rec(&i.to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
+            col.flush().unwrap();
+            assert_eq!(col.stats().unwrap().quantized_vectors, None);
+            col.upsert(data[500..4000].iter().enumerate().map(|(i, v)| rec(&(i + 500).to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
+            col.flush().unwrap();
+            assert_eq!(col.stats().unwrap().quantized_vectors, Some(4000));
+            before = ids(&col);
+            db.close().unwrap();
+        }
+        let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
+        let col = db.collection("q").unwrap();
+        assert_eq!(ids(&col), before, "{metric:?}: same answers after reopen");
+        assert_eq!(col.stats().unwrap().quantized_vectors, Some(4000));
+        // writes after the reopen are encoded as the graph grows
+        col.upsert(data[4000..].iter().enumerate().map(|(i, v)| rec(&(i + 4000).to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
+        col.flush().unwrap();
+        assert_eq!(col.stats().unwrap().quantized_vectors, Some(6000));
+        for (i, q) in queries.iter().enumerate() {
+            let top = &col.search(q).unwrap()[0];
+            assert_eq!(top.id, (i * 300).to_string(), "{metric:?}: a stored vector finds itself first");
+        }
+        col.delete(&(0..3000).map(|i| i.to_string()).collect::<Vec<_>>()).unwrap();
+        col.compact(&Cancel::new()).unwrap();
+        assert_eq!(col.stats().unwrap().quantized_vectors, Some(3000));
+        let hits = col.search(&vq(&data[5100], 3)).unwrap();
+        assert_eq!(hits[0].id, "5100");
+        drop(col);
+        db.close().unwrap();
+        let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
+        let col = db.collection("q").unwrap();
+        assert_eq!(col.search(&vq(&data[5100], 3)).unwrap()[0].id, "5100");
+        let files: Vec<String> = std::fs::read_dir(dir.join("q")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(files.iter().filter(|f| f.starts_with("codes-")).count(), 1, "{files:?}");
+    }
+    let db = Database::open(&tmp("pq"), OpenOptionsDb::default()).unwrap();
+    let e = db.create_collection("p", CollectionConfig { quantization: Quantization::Pq, ..Default::default() }).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::InvalidArg);
 }

@@ -168,7 +168,7 @@ impl NativeCollection {
     /// Runs a query (JSON options + optional vector); returns hits as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn search(&self, query_json: String, vector: Option<Float32Array>) -> napi::Result<AsyncTask<Job<String>>> {
-        let q = SearchQuery::from_json(&parse_json("search options", &query_json)?, vector.map(|v| v.to_vec())).map_err(to_js)?;
+        let q = SearchQuery::from_json_str(&query_json, vector.map(|v| v.to_vec())).map_err(to_js)?;
         let col = self.inner.clone();
         Ok(job(move || Ok(serde_json::to_string(&col.search(&q)?).unwrap())))
     }

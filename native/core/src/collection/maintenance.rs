@@ -1,14 +1,14 @@
 //! Indexing, checkpoints and compaction (the writer's side of a collection).
 
 use super::manifest::{self, flags, Manifest, SlotInfo};
-use super::{Collection, State, Writer};
+use super::{Collection, Quantization, State, Writer};
 use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::store::fsutil;
 use crate::store::record::{Parts, Reader};
 use crate::store::{self, FrameKind, RecordLog};
 use crate::text::Bm25Index;
-use crate::vector::{FrozenGraph, HnswBuilder, VectorStore};
+use crate::vector::{Codes, FrozenGraph, HnswBuilder, Sq8, VectorStore};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +22,58 @@ fn refresh_threshold(graph_len: u32) -> u32 {
     2048.max(graph_len / 16)
 }
 
+/// Vectors a collection needs before its quantizer is trained (until then the graph is
+/// traversed with full-precision distances).
+const MIN_TRAIN: usize = 1000;
+/// Vectors sampled (evenly) to train the quantizer.
+const TRAIN_SAMPLE: usize = 100_000;
+
+/// Trains an 8-bit quantizer on (a sample of) the vectors of `with_vec` and writes the
+/// code row of each into a new code file beside the vector file; `None` when there are
+/// fewer than [`MIN_TRAIN`] vectors.
+fn train_codes(vs: &VectorStore, with_vec: &[u32], upto: u32) -> Result<Option<Codes>> {
+    if with_vec.len() < MIN_TRAIN {
+        return Ok(None);
+    }
+    let step = with_vec.len().div_ceil(TRAIN_SAMPLE);
+    let sq8 = Sq8::train(vs.dim(), with_vec.iter().step_by(step).map(|&s| vs.get(s)));
+    let vname = vs.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let cname = vname.replace("vectors-", "codes-").replace(".f32", ".sq8");
+    let path = vs.path().with_file_name(cname);
+    // no manifest names this file yet (the quantizer is trained once per vector file)
+    let _ = std::fs::remove_file(&path);
+    let codes = Codes::open(&path, sq8, 0, true)?;
+    codes.encode(vs, with_vec, upto)?;
+    Ok(Some(codes))
+}
+
 impl Collection {
+    /// Brings the quantized codes up to slot `upto` before a graph covering `0..upto` is
+    /// published: trains the quantizer the first time enough vectors exist, then encodes
+    /// the slots written since. A no-op unless the collection is configured for `sq8`.
+    fn sync_codes(&self, upto: u32) -> Result<()> {
+        if self.config.read().quantization != Quantization::Sq8 {
+            return Ok(());
+        }
+        let (vs, codes, todo) = {
+            let st = self.state.read();
+            let Some(vs) = st.vectors.clone() else { return Ok(()) };
+            let from = st.codes.as_ref().map_or(0, |c| c.encoded());
+            let end = upto.min(st.slots.len() as u32);
+            let todo: Vec<u32> = (from..end).filter(|&s| st.slots[s as usize].has_vector()).collect();
+            (vs, st.codes.clone(), todo)
+        };
+        match codes {
+            Some(c) => c.encode(&vs, &todo, upto),
+            None => {
+                if let Some(c) = train_codes(&vs, &todo, upto)? {
+                    self.state.write().codes = Some(Arc::new(c));
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Loads the builder if needed: from the checkpoint's hnsw_rs dump, or empty.
     fn ensure_builder(&self, w: &mut Writer) -> Result<()> {
         if w.builder.is_some() {
@@ -83,6 +134,7 @@ impl Collection {
         w.watermark = n;
         let graph_len = self.state.read().graph.len();
         if n > graph_len && n - graph_len >= refresh_threshold(graph_len) {
+            self.sync_codes(n)?;
             let g = Arc::new(b.export());
             self.state.write().graph = g;
             w.graph_saved = false;
@@ -102,6 +154,7 @@ impl Collection {
         if let Some(b) = &w.builder {
             let graph_len = self.state.read().graph.len();
             if b.watermark() != graph_len {
+                self.sync_codes(b.watermark())?;
                 let g = Arc::new(b.export());
                 self.state.write().graph = g;
                 w.graph_saved = false;
@@ -114,7 +167,7 @@ impl Collection {
         m.hnsw_watermark = w.watermark;
         {
             let st = self.state.read();
-            write_tables(&self.dir, &mut m, &st.slots, &st.meta, &st.bm25, st.vectors.as_deref())?;
+            write_tables(&self.dir, &mut m, &st.slots, &st.meta, &st.bm25, st.vectors.as_deref(), st.codes.as_deref())?;
         }
         m.log_offset = w.log.end();
         m.next_seq = w.next_seq;
@@ -198,7 +251,7 @@ impl Collection {
         }
         log.sync()?;
         let n = slots.len() as u32;
-        let mut builder = None;
+        let (mut builder, mut codes) = (None, None);
         if let Some(vs) = &vectors {
             let mut b = HnswBuilder::new(cfg.hnsw, vs.clone(), cfg.metric, n as usize);
             let with_vec: Vec<u32> = (0..n).filter(|&s| slots[s as usize].has_vector()).collect();
@@ -208,6 +261,9 @@ impl Collection {
             }
             b.insert(&[], n)?;
             builder = Some(b);
+            if cfg.quantization == Quantization::Sq8 {
+                codes = train_codes(vs, &with_vec, n)?.map(Arc::new);
+            }
         }
         let graph = Arc::new(builder.as_ref().map(|b| b.export()).unwrap_or_else(crate::vector::FrozenGraph::empty));
         // write the new checkpoint
@@ -216,7 +272,7 @@ impl Collection {
             write_graph(&dir, &mut m, &graph, b)?;
         }
         m.hnsw_watermark = n;
-        write_tables(&dir, &mut m, &slots, &meta, &bm25, vectors.as_deref())?;
+        write_tables(&dir, &mut m, &slots, &meta, &bm25, vectors.as_deref(), codes.as_deref())?;
         m.log_offset = log.end();
         m.next_seq = seq;
         cancel.check()?;
@@ -226,7 +282,7 @@ impl Collection {
         {
             let mut st = self.state.write();
             let chunks = slots.iter().filter(|s| s.is_chunk()).count();
-            *st = State { live: slots.len(), chunks, slots, meta, ids, bm25, graph, vectors, log: Some(reader) };
+            *st = State { live: slots.len(), chunks, slots, meta, ids, bm25, graph, vectors, codes, log: Some(reader) };
         }
         w.log = log;
         self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
@@ -242,7 +298,7 @@ impl Collection {
 }
 
 /// Prefixes of the files a collection derives from its record log, plus the log's own.
-const FILE_PREFIXES: [&str; 6] = ["records-", "vectors-", "slots-", "bm25-", "graph-", "hnsw-"];
+const FILE_PREFIXES: [&str; 7] = ["records-", "vectors-", "codes-", "slots-", "bm25-", "graph-", "hnsw-"];
 
 /// The generation in a collection file name such as `slots-12.bin` or `hnsw-3.hnsw.data`.
 fn file_gen(name: &str) -> Option<u64> {
@@ -336,8 +392,8 @@ fn hnsw_dump_crc(dir: &Path, base: &str) -> Result<[u32; 2]> {
     Ok([crc("hnsw.graph")?, crc("hnsw.data")?])
 }
 
-/// Flushes the vector file and writes the slot table and BM25 index for generation
-/// `m.gen`; names them in `m`.
+/// Flushes the vector and code files and writes the slot table and BM25 index for
+/// generation `m.gen`; names them in `m`.
 fn write_tables(
     dir: &Path,
     m: &mut Manifest,
@@ -345,10 +401,18 @@ fn write_tables(
     meta: &[Option<serde_json::Value>],
     bm25: &Bm25Index,
     vectors: Option<&VectorStore>,
+    codes: Option<&Codes>,
 ) -> Result<()> {
     if let Some(vs) = vectors {
         vs.flush()?;
         m.vectors = vs.path().file_name().map(|f| f.to_string_lossy().into_owned());
+    }
+    (m.codes, m.sq8, m.codes_encoded) = (None, None, 0);
+    if let Some(c) = codes {
+        c.flush()?;
+        m.codes = c.path().file_name().map(|f| f.to_string_lossy().into_owned());
+        m.sq8 = Some(c.sq8.clone());
+        m.codes_encoded = c.encoded();
     }
     let sname = format!("slots-{}.bin", m.gen);
     manifest::save_slots(&dir.join(&sname), slots, meta)?;

@@ -42,10 +42,23 @@ pub struct Manifest {
     /// the dump is reloaded (a mismatch rebuilds the graph from the vectors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnsw_crc: Option<[u32; 2]>,
+    /// Quantized code file name (`quantization: 'sq8'`, once trained).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<String>,
+    /// The trained quantizer of the code file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sq8: Option<crate::vector::Sq8>,
+    /// Slots below this have a code row in the code file.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub codes_encoded: u32,
     /// CRC-32 of this manifest serialised with `checksum` absent; absent in manifests
     /// written before checksums existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<u32>,
+}
+
+fn is_zero(x: &u32) -> bool {
+    *x == 0
 }
 
 /// Current directory format version.
@@ -93,7 +106,7 @@ impl Manifest {
     /// Every file name this manifest references.
     pub fn files(&self) -> Vec<String> {
         let mut v = vec![self.log.clone()];
-        for f in [&self.vectors, &self.slots, &self.bm25, &self.graph].into_iter().flatten() {
+        for f in [&self.vectors, &self.slots, &self.bm25, &self.graph, &self.codes].into_iter().flatten() {
             v.push(f.clone());
         }
         if let Some(h) = &self.hnsw {

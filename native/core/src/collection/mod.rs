@@ -8,6 +8,7 @@
 //! vectors-<g>.f32        memory-mapped vectors in index form (normalised for cosine)
 //! slots-<g>.bin          slot table + metadata as of the checkpoint
 //! bm25-<g>.bin           BM25 index as of the checkpoint
+//! codes-<g>.sq8          8-bit codes of the vectors (`quantization: 'sq8'`), memory-mapped
 //! graph-<g>.bin          frozen HNSW graph (memory-mapped for search)
 //! hnsw-<g>.hnsw.*        hnsw_rs's dump, to resume construction after a reopen
 //! ```
@@ -48,7 +49,7 @@ use crate::store::fsutil;
 use crate::store::record::{self, Parts, Reader, Record};
 use crate::store::{FrameKind, RecordLog};
 use crate::text::{Analyzer, Bm25Index};
-use crate::vector::{distance, FrozenGraph, HnswBuilder, VectorStore};
+use crate::vector::{distance, Codes, FrozenGraph, HnswBuilder, VectorStore};
 use manifest::{flags, Manifest, SlotInfo};
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
@@ -107,6 +108,9 @@ pub(crate) struct State {
     pub(crate) bm25: Bm25Index,
     pub(crate) graph: Arc<FrozenGraph>,
     pub(crate) vectors: Option<Arc<VectorStore>>,
+    /// Quantized codes the graph is traversed with (`quantization: 'sq8'`, once trained);
+    /// they cover at least the graph's slots.
+    pub(crate) codes: Option<Arc<Codes>>,
     /// Read handle on the record log (`None` for a read-only collection never written).
     pub(crate) log: Option<Arc<RecordLog>>,
 }
@@ -180,6 +184,9 @@ pub struct Stats {
     pub indexed_vectors: u32,
     /// Vectors not yet in the graph (searched exactly until the next graph refresh).
     pub pending_vectors: usize,
+    /// Vectors with an 8-bit code (`quantization: 'sq8'`, once trained; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantized_vectors: Option<u32>,
     /// Documents in the BM25 index.
     pub text_docs: u64,
     /// Distinct terms in the BM25 index.
@@ -318,6 +325,16 @@ impl Collection {
         if graph.len() as usize > slots.len() {
             return Err(Error::corrupt(&dir.join(man.graph.as_deref().unwrap_or("graph")), "graph covers more slots than the slot table"));
         }
+        let codes = match (&man.codes, &man.sq8, config.quantization, config.dimension) {
+            (Some(f), Some(q), Quantization::Sq8, Some(d)) => {
+                let p = dir.join(f);
+                if !q.is_valid(d) || man.codes_encoded < graph.len() {
+                    return Err(Error::corrupt(&p, "quantizer does not match the collection"));
+                }
+                Some(Arc::new(Codes::open(&p, q.clone(), man.codes_encoded, !read_only)?))
+            }
+            _ => None,
+        };
         let cap = vectors.as_ref().map_or(0, |v| v.capacity());
         if let Some(last) = slots.iter().rposition(|s| s.has_vector()) {
             if last >= cap {
@@ -364,6 +381,7 @@ impl Collection {
                 bm25,
                 graph: Arc::new(graph),
                 vectors,
+                codes,
                 log: reader_log,
             }),
             writer: Mutex::new(None),
@@ -918,6 +936,7 @@ impl Collection {
             metric: config.metric.as_str(),
             indexed_vectors: st.graph.len().min(st.slots.len() as u32),
             pending_vectors: pending,
+            quantized_vectors: st.codes.as_ref().map(|c| c.encoded().min(st.slots.len() as u32)),
             text_docs: st.bm25.num_docs(),
             terms: st.bm25.num_terms(),
             disk_bytes: fsutil::dir_disk_usage(&self.dir),

@@ -132,7 +132,20 @@ fn count_arg(name: &str, v: Option<f64>, max: usize) -> Result<Option<usize>> {
 impl SearchQuery {
     /// Parses the SDK's JSON options (everything but the vector, passed separately).
     pub fn from_json(v: &Value, vector: Option<Vec<f32>>) -> Result<SearchQuery> {
-        let j: QueryJson = serde_json::from_value(v.clone()).map_err(|e| Error::invalid(format!("invalid search options: {e}")))?;
+        let j = QueryJson::deserialize(v).map_err(|e| Error::invalid(format!("invalid search options: {e}")))?;
+        Self::from_options(j, vector)
+    }
+
+    /// Parses the SDK's options from JSON text, without an intermediate JSON tree.
+    pub fn from_json_str(s: &str, vector: Option<Vec<f32>>) -> Result<SearchQuery> {
+        let j: QueryJson = serde_json::from_str(s).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Error::invalid(format!("invalid search options: {e}")),
+            _ => Error::invalid(format!("search options is not valid JSON: {e}")),
+        })?;
+        Self::from_options(j, vector)
+    }
+
+    fn from_options(j: QueryJson, vector: Option<Vec<f32>>) -> Result<SearchQuery> {
         let fusion = j.fusion.unwrap_or_default();
         match fusion {
             Fusion::Rrf { k } if !(k.is_finite() && k >= 0.0) => return Err(Error::invalid("fusion.k must be a number >= 0")),
@@ -211,6 +224,10 @@ struct VectorParams<'a> {
     max_distance: Option<f32>,
     filter: Option<&'a Filter>,
 }
+
+/// Cache lines of a full-precision vector prefetched ahead of its distance computation
+/// (the hardware prefetcher streams the rest of the row).
+const PREFETCH_LINES: usize = 4;
 
 /// Filtered HNSW search gives way to an exact scan below this estimated selectivity.
 const EXACT_SELECTIVITY: f64 = 0.002;
@@ -423,7 +440,18 @@ fn vector_search(st: &State, metric: Metric, qv: &[f32], p: &VectorParams<'_>) -
     let mut res = if use_exact {
         flat::top_k(0..gn, p.k, p.max_distance, &dist, &accept)
     } else {
-        let raw = st.graph.search(p.ef, &dist, Some(&accept), budget);
+        let raw = match st.codes.as_ref().filter(|c| c.encoded() >= gn) {
+            // traverse on the 8-bit codes, then re-rank the beam on the full vectors
+            Some(codes) => {
+                let q8 = codes.sq8.query(metric, qv);
+                let beam = st.graph.search(p.ef, &|s| codes.distance(&q8, s), &|s| codes.prefetch(s), Some(&accept), budget);
+                beam.iter().for_each(|x| vs.prefetch(x.slot, PREFETCH_LINES));
+                let mut exact: Vec<Scored> = beam.iter().map(|x| Scored { dist: dist(x.slot), slot: x.slot }).collect();
+                exact.sort_unstable();
+                exact
+            }
+            None => st.graph.search(p.ef, &dist, &|s| vs.prefetch(s, PREFETCH_LINES), Some(&accept), budget),
+        };
         let beyond = p.max_distance.is_some_and(|m| raw.last().is_some_and(|x| x.dist > m));
         let mut r: Vec<Scored> = raw.into_iter().filter(|x| p.max_distance.is_none_or(|m| x.dist <= m)).collect();
         // too few hits from the graph (selective filter, many tombstones): answer exactly

@@ -60,10 +60,12 @@ impl Metric {
 }
 
 type Kernel = unsafe fn(&[f32], &[f32]) -> f32;
+type KernelU8 = unsafe fn(&[f32], &[u8]) -> f32;
 
 struct Kernels {
     dot: Kernel,
     l2sq: Kernel,
+    dot_u8: KernelU8,
     name: &'static str,
 }
 
@@ -79,18 +81,18 @@ fn select() -> Kernels {
     {
         if std::env::var_os("HEKTOR_NO_SIMD").is_none() {
             if is_x86_feature_detected!("avx512f") {
-                return Kernels { dot: x86::dot_avx512, l2sq: x86::l2sq_avx512, name: "avx512f" };
+                return Kernels { dot: x86::dot_avx512, l2sq: x86::l2sq_avx512, dot_u8: x86::dot_u8_avx512, name: "avx512f" };
             }
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Kernels { dot: x86::dot_avx2, l2sq: x86::l2sq_avx2, name: "avx2+fma" };
+                return Kernels { dot: x86::dot_avx2, l2sq: x86::l2sq_avx2, dot_u8: x86::dot_u8_avx2, name: "avx2+fma" };
             }
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
-        return Kernels { dot: neon::dot, l2sq: neon::l2sq, name: "neon" };
+        return Kernels { dot: neon::dot, l2sq: neon::l2sq, dot_u8: neon::dot_u8, name: "neon" };
     }
-    Kernels { dot: scalar_dot, l2sq: scalar_l2sq, name: "scalar" }
+    Kernels { dot: scalar_dot, l2sq: scalar_l2sq, dot_u8: scalar_dot_u8, name: "scalar" }
 }
 
 /// Name of the kernel family in use (`"avx2+fma"`, `"avx512f"`, `"neon"`, `"scalar"`).
@@ -114,6 +116,16 @@ pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     // SAFETY: as in `dot`.
     unsafe { (kernels().l2sq)(&a[..n], &b[..n]) }
+}
+
+/// Inner product of `f32` weights with `u8` codes (the scalar-quantized distance's core:
+/// see [`super::quant`]).
+#[inline]
+pub fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
+    debug_assert_eq!(w.len(), c.len());
+    let n = w.len().min(c.len());
+    // SAFETY: as in `dot`.
+    unsafe { (kernels().dot_u8)(&w[..n], &c[..n]) }
 }
 
 /// L2 norm.
@@ -145,6 +157,22 @@ pub fn scalar_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut s: f32 = acc.iter().sum();
     for i in chunks * 8..a.len() {
         s += a[i] * b[i];
+    }
+    s
+}
+
+/// Portable inner product of `f32` weights with `u8` codes.
+pub fn scalar_dot_u8(w: &[f32], c: &[u8]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = w.len() / 8;
+    for i in 0..chunks {
+        for j in 0..8 {
+            acc[j] += w[i * 8 + j] * c[i * 8 + j] as f32;
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..w.len() {
+        s += w[i] * c[i] as f32;
     }
     s
 }
@@ -238,6 +266,55 @@ mod x86 {
         s
     }
 
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_u8_avx2(w: &[f32], c: &[u8]) -> f32 {
+        let n = w.len();
+        let (pw, pc) = (w.as_ptr(), c.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= n {
+            let c0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(pc.add(i) as *const __m128i)));
+            let c1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(pc.add(i + 8) as *const __m128i)));
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(i)), c0, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(i + 8)), c1, acc1);
+            i += 16;
+        }
+        let mut s = hsum256(_mm256_add_ps(acc0, acc1));
+        while i < n {
+            s += *pw.add(i) * *pc.add(i) as f32;
+            i += 1;
+        }
+        s
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot_u8_avx512(w: &[f32], c: &[u8]) -> f32 {
+        let n = w.len();
+        let (pw, pc) = (w.as_ptr(), c.as_ptr());
+        let mut acc0 = _mm512_setzero_ps();
+        let mut acc1 = _mm512_setzero_ps();
+        let mut i = 0;
+        while i + 32 <= n {
+            let c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(pc.add(i) as *const __m128i)));
+            let c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(pc.add(i + 16) as *const __m128i)));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pw.add(i)), c0, acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pw.add(i + 16)), c1, acc1);
+            i += 32;
+        }
+        while i + 16 <= n {
+            let c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(pc.add(i) as *const __m128i)));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pw.add(i)), c0, acc0);
+            i += 16;
+        }
+        let mut s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        while i < n {
+            s += *pw.add(i) * *pc.add(i) as f32;
+            i += 1;
+        }
+        s
+    }
+
     #[target_feature(enable = "avx512f")]
     pub unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
         let n = a.len();
@@ -306,6 +383,28 @@ mod neon {
         s
     }
 
+    pub unsafe fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
+        let n = w.len();
+        let (pw, pc) = (w.as_ptr(), c.as_ptr());
+        let mut acc0 = vdupq_n_f32(0.0);
+        let mut acc1 = vdupq_n_f32(0.0);
+        let mut i = 0;
+        while i + 8 <= n {
+            let c16 = vmovl_u8(vld1_u8(pc.add(i)));
+            let lo = vcvtq_f32_u32(vmovl_u16(vget_low_u16(c16)));
+            let hi = vcvtq_f32_u32(vmovl_u16(vget_high_u16(c16)));
+            acc0 = vfmaq_f32(acc0, vld1q_f32(pw.add(i)), lo);
+            acc1 = vfmaq_f32(acc1, vld1q_f32(pw.add(i + 4)), hi);
+            i += 8;
+        }
+        let mut s = vaddvq_f32(vaddq_f32(acc0, acc1));
+        while i < n {
+            s += *pw.add(i) * *pc.add(i) as f32;
+            i += 1;
+        }
+        s
+    }
+
     pub unsafe fn l2sq(a: &[f32], b: &[f32]) -> f32 {
         let n = a.len();
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
@@ -347,6 +446,9 @@ mod tests {
             assert!((d - sd).abs() <= 1e-4 * (1.0 + sd.abs()), "dot n={n} {d} vs {sd}");
             let (l, sl) = (l2sq(&a, &b), scalar_l2sq(&a, &b));
             assert!((l - sl).abs() <= 1e-4 * (1.0 + sl.abs()), "l2 n={n} {l} vs {sl}");
+            let c: Vec<u8> = (0..n).map(|_| ((rnd(&mut s) + 1.0) * 127.9) as u8).collect();
+            let (q, sq) = (dot_u8(&a, &c), scalar_dot_u8(&a, &c));
+            assert!((q - sq).abs() <= 1e-4 * (1.0 + sq.abs()) * 255.0, "dot_u8 n={n} {q} vs {sq}");
         }
     }
 

@@ -317,15 +317,19 @@ impl FrozenGraph {
 
     /// Beam search for the `ef` nodes closest to a query.
     ///
-    /// `dist(slot)` gives the query's distance to a node. `accept(slot)` decides which
-    /// nodes may be returned (deleted records, metadata filters): rejected nodes are still
-    /// traversed, so a filter does not disconnect the graph. The search stops after
-    /// `max_visits` distance evaluations; the result (best first) may then hold fewer than
-    /// `ef` nodes, and the caller decides whether to fall back to an exact scan.
-    pub fn search(
+    /// `dist(slot)` gives the query's distance to a node; `prefetch(slot)` is called on
+    /// the unvisited neighbours of a node before their distances are computed, so the
+    /// caller can start loading their vectors (memory latency, not arithmetic, bounds a
+    /// graph search). `accept(slot)` decides which nodes may be returned (deleted
+    /// records, metadata filters): rejected nodes are still traversed, so a filter does
+    /// not disconnect the graph. The search stops after `max_visits` distance
+    /// evaluations; the result (best first) may then hold fewer than `ef` nodes, and the
+    /// caller decides whether to fall back to an exact scan.
+    pub fn search<D: Fn(u32) -> f32, P: Fn(u32)>(
         &self,
         ef: usize,
-        dist: &dyn Fn(u32) -> f32,
+        dist: &D,
+        prefetch: &P,
         accept: Option<&dyn Fn(u32) -> bool>,
         max_visits: usize,
     ) -> Vec<Scored> {
@@ -364,14 +368,21 @@ impl FrozenGraph {
             }
             let mut visits = 1usize;
             let mut bound = if results.len() >= ef { results.peek().unwrap().dist } else { f32::INFINITY };
+            // unvisited neighbours of the node being expanded (m0 <= 256, see HnswParams)
+            let mut fresh = [0u32; 256];
             while let Some(Reverse(c)) = candidates.pop() {
                 if c.dist > bound {
                     break;
                 }
+                let mut nf = 0;
                 for &nb in self.neighbours(c.slot, 0) {
-                    if nb >= self.n || !visited.insert(nb) {
-                        continue;
+                    if nb < self.n && nf < fresh.len() && visited.insert(nb) {
+                        prefetch(nb);
+                        fresh[nf] = nb;
+                        nf += 1;
                     }
+                }
+                for &nb in &fresh[..nf] {
                     let d = dist(nb);
                     visits += 1;
                     if d < bound || results.len() < ef {
@@ -461,11 +472,11 @@ mod tests {
     fn search_finds_nearest_on_a_line() {
         let g = line_graph(100);
         let target = 73.2f32;
-        let r = g.search(5, &|s| (s as f32 - target).abs(), None, usize::MAX);
+        let r = g.search(5, &|s| (s as f32 - target).abs(), &|_| {}, None, usize::MAX);
         let slots: Vec<u32> = r.iter().map(|x| x.slot).collect();
         assert_eq!(slots, vec![73, 74, 72, 75, 71]);
         let even = |s: u32| s % 2 == 0;
-        let r = g.search(3, &|s| (s as f32 - target).abs(), Some(&even), usize::MAX);
+        let r = g.search(3, &|s| (s as f32 - target).abs(), &|_| {}, Some(&even), usize::MAX);
         assert_eq!(r.iter().map(|x| x.slot).collect::<Vec<_>>(), vec![74, 72, 76]);
     }
 

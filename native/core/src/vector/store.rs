@@ -1,7 +1,9 @@
 //! Memory-mapped vector storage, addressed by slot.
 //!
 //! Vectors of one collection live in one file of `f32`s (little-endian, `dim` per
-//! slot, no header; the manifest records how many slots are valid). The file is
+//! slot, no header; the manifest records how many slots are valid): a [`VectorStore`].
+//! Quantized codes (one `u8` row per slot, see [`super::quant`]) use the same layout in
+//! their own file: a [`CodeStore`]. The file is
 //! mapped in chunks whose sizes double (1024, 2048, 4096, ... slots), so the store
 //! can grow without ever unmapping memory that a concurrent search may be reading:
 //! a slice handed out by [`VectorStore::get`] stays valid for the store's lifetime.
@@ -25,14 +27,24 @@ const MAX_CHUNKS: usize = 40;
 /// A mapping kept alive for the store's lifetime (never read through directly).
 struct Map(#[allow(dead_code)] MmapMut);
 
+/// An element type a [`MappedStore`] can hold: plain data valid for any bit pattern.
+pub trait Element: Copy + Send + Sync + 'static {}
+impl Element for f32 {}
+impl Element for u8 {}
+
 /// Slot-addressed, memory-mapped `f32` vectors of one dimension.
-pub struct VectorStore {
+pub type VectorStore = MappedStore<f32>;
+/// Slot-addressed, memory-mapped rows of quantized codes.
+pub type CodeStore = MappedStore<u8>;
+
+/// Slot-addressed, memory-mapped rows of `dim` elements of type `T`.
+pub struct MappedStore<T: Element> {
     path: PathBuf,
     dim: usize,
     file: File,
     writable: bool,
     /// Base pointer of each mapped chunk (null until mapped). Never changes once set.
-    chunks: [AtomicPtr<f32>; MAX_CHUNKS],
+    chunks: [AtomicPtr<T>; MAX_CHUNKS],
     /// Number of chunks mapped.
     mapped: AtomicUsize,
     /// Owners of the mappings (kept alive until drop).
@@ -43,8 +55,8 @@ pub struct VectorStore {
 
 // SAFETY: the raw chunk pointers point into mappings owned by `maps`, which live as
 // long as the store; writes go only to slots not yet visible to readers (see `set`).
-unsafe impl Send for VectorStore {}
-unsafe impl Sync for VectorStore {}
+unsafe impl<T: Element> Send for MappedStore<T> {}
+unsafe impl<T: Element> Sync for MappedStore<T> {}
 
 /// Chunk index and offset inside the chunk of `slot`.
 #[inline]
@@ -67,10 +79,12 @@ fn chunk_len(i: usize) -> usize {
     BASE << i
 }
 
-impl VectorStore {
-    /// Opens (creating if `writable` and missing) the vector file at `path`.
+impl<T: Element> MappedStore<T> {
+    const ELEM: usize = std::mem::size_of::<T>();
+
+    /// Opens (creating if `writable` and missing) the file at `path`.
     /// Maps every whole chunk the file holds.
-    pub fn open(path: &Path, dim: usize, writable: bool) -> Result<VectorStore> {
+    pub fn open(path: &Path, dim: usize, writable: bool) -> Result<MappedStore<T>> {
         if dim == 0 {
             return Err(Error::invalid("vector dimension must be at least 1"));
         }
@@ -80,7 +94,7 @@ impl VectorStore {
             File::open(path)
         }
         .map_err(|e| Error::io(e, format!("opening {}", path.display())))?;
-        let store = VectorStore {
+        let store = MappedStore {
             path: path.to_path_buf(),
             dim,
             file,
@@ -91,7 +105,7 @@ impl VectorStore {
             grow: Mutex::new(()),
         };
         let len = store.file.metadata().map_err(|e| Error::io(e, format!("reading {}", path.display())))?.len();
-        let slot_bytes = (dim * 4) as u64;
+        let slot_bytes = (dim * Self::ELEM) as u64;
         let mut i = 0;
         while i < MAX_CHUNKS && ((chunk_start(i) + chunk_len(i)) as u64) * slot_bytes <= len {
             store.map_chunk(i)?;
@@ -117,7 +131,7 @@ impl VectorStore {
     }
 
     fn map_chunk(&self, i: usize) -> Result<()> {
-        let slot_bytes = self.dim * 4;
+        let slot_bytes = self.dim * Self::ELEM;
         let offset = (chunk_start(i) * slot_bytes) as u64;
         let len = chunk_len(i) * slot_bytes;
         // SAFETY: the file is ours; concurrent truncation by another process would be a
@@ -134,7 +148,7 @@ impl VectorStore {
                 MmapOptions::new().len(len).map_anon().map_err(err)?
             }
         };
-        let ptr = m.as_mut_ptr() as *mut f32;
+        let ptr = m.as_mut_ptr() as *mut T;
         self.maps.lock().push(Map(m));
         self.chunks[i].store(ptr, Ordering::Release);
         self.mapped.store(i + 1, Ordering::Release);
@@ -152,7 +166,7 @@ impl VectorStore {
             if m >= MAX_CHUNKS {
                 return Err(Error::new(crate::ErrorCode::Limit, "too many vectors for one collection"));
             }
-            let end = ((chunk_start(m) + chunk_len(m)) * self.dim * 4) as u64;
+            let end = ((chunk_start(m) + chunk_len(m)) * self.dim * Self::ELEM) as u64;
             let cur = self.file.metadata().map_err(|e| Error::io(e, "reading vector file size"))?.len();
             if self.writable && cur < end {
                 self.file.set_len(end).map_err(|e| Error::io(e, format!("growing {}", self.path.display())))?;
@@ -163,9 +177,9 @@ impl VectorStore {
         Ok(())
     }
 
-    /// The vector of `slot`. Panics if `slot` is beyond [`capacity`](Self::capacity).
+    /// The row of `slot`. Panics if `slot` is beyond [`capacity`](Self::capacity).
     #[inline]
-    pub fn get(&self, slot: u32) -> &[f32] {
+    pub fn get(&self, slot: u32) -> &[T] {
         let (c, off) = locate(slot as usize);
         let base = self.chunks[c].load(Ordering::Acquire);
         assert!(!base.is_null(), "vector slot {slot} is not mapped");
@@ -173,12 +187,36 @@ impl VectorStore {
         unsafe { std::slice::from_raw_parts(base.add(off * self.dim), self.dim) }
     }
 
-    /// Writes the vector of `slot` (growing the store as needed).
+    /// Hints the CPU to start loading the first `lines` cache lines of `slot`'s row
+    /// (no-op for unmapped slots and on targets without a prefetch instruction).
+    #[inline]
+    pub fn prefetch(&self, slot: u32, lines: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (c, off) = locate(slot as usize);
+            let Some(chunk) = self.chunks.get(c) else { return };
+            let base = chunk.load(Ordering::Relaxed);
+            if base.is_null() {
+                return;
+            }
+            // SAFETY: in bounds of the mapped chunk; prefetch never faults anyway.
+            let p = unsafe { base.add(off * self.dim) } as *const i8;
+            let bytes = self.dim * Self::ELEM;
+            for l in 0..lines.min(bytes.div_ceil(64)) {
+                // SAFETY: prefetch is a hint; the address is inside the row.
+                unsafe { std::arch::x86_64::_mm_prefetch(p.add(l * 64), std::arch::x86_64::_MM_HINT_T0) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (slot, lines);
+    }
+
+    /// Writes the row of `slot` (growing the store as needed).
     ///
     /// Callers must only write slots that no reader can observe yet (a new slot before it
     /// is published, or during replay before the collection is shared). In a read-only
     /// store the write lands in private memory.
-    pub fn set(&self, slot: u32, v: &[f32]) -> Result<()> {
+    pub fn set(&self, slot: u32, v: &[T]) -> Result<()> {
         debug_assert_eq!(v.len(), self.dim);
         self.reserve(slot as usize + 1)?;
         let (c, off) = locate(slot as usize);
