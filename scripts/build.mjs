@@ -6,7 +6,7 @@
 // The cargo target dir defaults to $HOME/.cache/hektor-target (outside the clone) so
 // fresh clones, CI runs and later sessions rebuild incrementally.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { cargoEnv } from './env.mjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,28 @@ if (doNative) {
   else if (profile !== 'dev') napiArgs.push('--profile', profile);
   const t = args.indexOf('--target');
   if (t >= 0) napiArgs.push('--target', args[t + 1]); // cross builds (the release workflow)
-  run(bin('napi'), napiArgs);
+  // Move the current addon aside instead of letting the build overwrite it in place: a
+  // running process (a benchmark, a test) maps that file, and truncating it under the
+  // process kills it with SIGBUS. The renamed file lives on while mapped; it is put back if
+  // the build fails, deleted otherwise.
+  const dir = path.join(root, 'ts', 'native');
+  const aside = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f)) : [];
+  for (const f of aside) renameSync(f, `${f}.old`);
+  const r = spawnSync(bin('napi'), napiArgs, { cwd: root, stdio: 'inherit', env });
+  for (const f of aside) {
+    if (r.status !== 0 || !existsSync(f)) renameSync(`${f}.old`, f);
+    else {
+      try {
+        rmSync(`${f}.old`, { force: true });
+      } catch {
+        // Windows keeps a loaded DLL's file: it goes with the next build
+      }
+    }
+  }
+  if (r.status !== 0) {
+    console.error(`build: 'napi ${napiArgs.join(' ')}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
 }
 if (doTs) {
   if (!existsSync(path.join(root, 'ts', 'native', 'index.d.ts'))) {
