@@ -72,4 +72,23 @@ fn main() {
         let secs = t.elapsed().as_secs_f64();
         println!("ef={ef:4} recall@10={:.4} qps={:.0}", hit as f64 / (nq * 10) as f64, nq as f64 / secs);
     }
+    // searchBatch scaling: the same 1,000 queries (ef 16) on a pool of 1 thread, then of every core
+    let batch: Vec<SearchQuery> = (0..nq)
+        .map(|qi| SearchQuery { vector: Some(queries[qi * dim..(qi + 1) * dim].to_vec()), k: 10, ef: Some(16), select: none, ..Default::default() })
+        .collect();
+    let mut base_qps = 0.0;
+    for threads in [1, std::thread::available_parallelism().map_or(1, |n| n.get())] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let t = Instant::now();
+        let mut done = 0;
+        while t.elapsed().as_secs_f64() < 3.0 {
+            pool.install(|| col.search_batch(&batch, &hektor_core::Cancel::new())).unwrap();
+            done += nq;
+        }
+        let qps = done as f64 / t.elapsed().as_secs_f64();
+        if threads == 1 {
+            base_qps = qps;
+        }
+        println!("searchBatch ef=16 threads={threads} qps={qps:.0} scaling={:.2}", qps / base_qps);
+    }
 }
