@@ -395,6 +395,20 @@ fn sq8_codes_persist_grow_and_survive_compaction() {
         assert_eq!(col.search(&vq(&data[5100], 3)).unwrap()[0].id, "5100");
         let files: Vec<String> = std::fs::read_dir(dir.join("q")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(files.iter().filter(|f| f.starts_with("codes-")).count(), 1, "{files:?}");
+        // the code file is derived data: without it the graph is walked in f32 and the
+        // codes are retrained by the next graph refresh
+        drop(col);
+        db.close().unwrap();
+        let codes = files.iter().find(|f| f.starts_with("codes-")).unwrap();
+        std::fs::remove_file(dir.join("q").join(codes)).unwrap();
+        let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
+        let col = db.collection("q").unwrap();
+        assert_eq!(col.stats().unwrap().quantized_vectors, None);
+        assert_eq!(col.search(&vq(&data[5100], 3)).unwrap()[0].id, "5100");
+        col.upsert(vec![rec("again", None, Some(data[10].clone()), json!(null))]).unwrap();
+        col.flush().unwrap();
+        assert_eq!(col.stats().unwrap().quantized_vectors, Some(3001));
+        assert_eq!(col.search(&vq(&data[5100], 3)).unwrap()[0].id, "5100");
     }
     let db = Database::open(&tmp("pq"), OpenOptionsDb::default()).unwrap();
     let e = db.create_collection("p", CollectionConfig { quantization: Quantization::Pq, ..Default::default() }).err().unwrap();

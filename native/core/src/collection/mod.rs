@@ -345,13 +345,11 @@ impl Collection {
         if graph.len() as usize > slots.len() {
             return Err(Error::corrupt(&dir.join(man.graph.as_deref().unwrap_or("graph")), "graph covers more slots than the slot table"));
         }
+        // Codes are derived from the vectors: a missing, short or mismatched code file is
+        // dropped (searches walk the graph in f32) and retrained by the next graph refresh.
         let codes = match (&man.codes, &man.sq8, config.quantization, config.dimension) {
-            (Some(f), Some(q), Quantization::Sq8, Some(d)) => {
-                let p = dir.join(f);
-                if !q.is_valid(d) || man.codes_encoded < graph.len() {
-                    return Err(Error::corrupt(&p, "quantizer does not match the collection"));
-                }
-                Some(Arc::new(Codes::open(&p, q.clone(), man.codes_encoded, !read_only)?))
+            (Some(f), Some(q), Quantization::Sq8, Some(d)) if q.is_valid(d) && man.codes_encoded >= graph.len() && dir.join(f).exists() => {
+                Codes::open(&dir.join(f), q.clone(), man.codes_encoded, !read_only).ok().map(Arc::new)
             }
             _ => None,
         };

@@ -148,6 +148,11 @@ impl<T: Element> MappedStore<T> {
                 MmapOptions::new().len(len).map_anon().map_err(err)?
             }
         };
+        // Rows are read at random (graph neighbours, re-ranked candidates): without this
+        // hint each page fault reads the pages around it too, and a search-only process
+        // ends up with most of the file resident.
+        #[cfg(unix)]
+        let _ = m.advise(memmap2::Advice::Random);
         let ptr = m.as_mut_ptr() as *mut T;
         self.maps.lock().push(Map(m));
         self.chunks[i].store(ptr, Ordering::Release);
