@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 use crate::store::fsutil;
 use crate::store::record::Reader;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -210,21 +209,21 @@ pub fn load_slots(path: &Path) -> Result<(Vec<SlotInfo>, Vec<Option<Value>>)> {
         return Err(Error::corrupt(path, "slot count is larger than the file"));
     }
     let mut slots = Vec::with_capacity(n);
-    let mut raw_meta = Vec::with_capacity(n);
+    let mut meta = Vec::with_capacity(n);
     for _ in 0..n {
         let flags = rd.u8().map_err(bad)?;
         let id = rd.str().map_err(bad)?.into();
         let offset = rd.u64().map_err(bad)?;
         let len = rd.u32().map_err(bad)?;
         let mlen = rd.u32().map_err(bad)?;
-        raw_meta.push(if mlen == 0 { None } else { Some(rd.raw(mlen as usize - 1).map_err(bad)?) });
+        let m = if mlen == 0 {
+            None
+        } else {
+            let raw = rd.raw(mlen as usize - 1).map_err(bad)?;
+            Some(serde_json::from_slice(raw).map_err(|e| Error::corrupt(path, format!("bad metadata JSON: {e}")))?)
+        };
         slots.push(SlotInfo { id, offset, len, flags });
+        meta.push(m);
     }
-    // parsing the metadata JSON is most of an open's time at a million records: in parallel
-    let meta = raw_meta
-        .par_iter()
-        .map(|m| m.map(serde_json::from_slice).transpose())
-        .collect::<std::result::Result<Vec<Option<Value>>, _>>()
-        .map_err(|e| Error::corrupt(path, format!("bad metadata JSON: {e}")))?;
     Ok((slots, meta))
 }

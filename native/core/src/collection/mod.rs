@@ -303,38 +303,27 @@ impl Collection {
             maintenance::remove_stale_files(dir, &man);
         }
 
-        // the slot table (and the id map built from it) and the indexes load side by side
-        let (tables, indexes) = rayon::join(
-            || -> Result<_> {
-                let (slots, meta) = match &man.slots {
-                    Some(f) => manifest::load_slots(&dir.join(f))?,
-                    None => (Vec::new(), Vec::new()),
-                };
-                let mut ids = HashMap::with_capacity(slots.len());
-                let (mut live, mut chunks) = (0, 0);
-                for (i, s) in slots.iter().enumerate() {
-                    if s.alive() {
-                        ids.insert(s.id.clone(), i as u32);
-                        live += 1;
-                        chunks += s.is_chunk() as usize;
-                    }
-                }
-                Ok((slots, meta, ids, live, chunks))
-            },
-            || -> Result<_> {
-                let bm25 = match &man.bm25 {
-                    Some(f) => Bm25Index::load(&dir.join(f))?,
-                    None => Bm25Index::new(config.bm25),
-                };
-                let graph = match &man.graph {
-                    Some(f) => FrozenGraph::open(&dir.join(f))?,
-                    None => FrozenGraph::empty(),
-                };
-                Ok((bm25, graph))
-            },
-        );
-        let (slots, meta, ids, live, chunks) = tables?;
-        let (bm25, graph) = indexes?;
+        let (slots, meta) = match &man.slots {
+            Some(f) => manifest::load_slots(&dir.join(f))?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let bm25 = match &man.bm25 {
+            Some(f) => Bm25Index::load(&dir.join(f))?,
+            None => Bm25Index::new(config.bm25),
+        };
+        let graph = match &man.graph {
+            Some(f) => FrozenGraph::open(&dir.join(f))?,
+            None => FrozenGraph::empty(),
+        };
+        let mut ids = HashMap::with_capacity(slots.len());
+        let (mut live, mut chunks) = (0, 0);
+        for (i, s) in slots.iter().enumerate() {
+            if s.alive() {
+                ids.insert(s.id.clone(), i as u32);
+                live += 1;
+                chunks += s.is_chunk() as usize;
+            }
+        }
         let vectors = match config.dimension {
             Some(d) => Self::open_vectors(dir, man.vectors.as_deref(), d, read_only)?,
             None => None,
