@@ -49,6 +49,12 @@ export const docText = (d) => `${d.title}\n${d.text}`;
 /** 0-based rank of the first relevant id among the hit ids, -1 if none is there. */
 export const rankOf = (ids, relevant) => ids.findIndex((id) => relevant.includes(id));
 
+/** Value at quantile `q` (0-1) of an ascending array (nearest rank: the ceil(q n)-th value). */
+export const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+
+/** The 1, 5 and 15 minute load averages, as /proc/loadavg prints them. */
+export const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 /** The p-th percentile of ascending `xs` (nearest rank, as in the Python references). */
 export const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 

@@ -23,9 +23,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from '../ts/dist/index.js';
+import { args, loadavg } from './lib.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (n, d) => { const i = argv.indexOf('--' + n); return i >= 0 ? argv[i + 1] : d; };
+const { opt } = args();
 const CALLS = Number(opt('calls', 20000)), REPS = Number(opt('reps', 3)), DIM = 384, N = 1000, BATCH = 1000;
 
 // seeded unit vectors (xorshift32 + Box-Muller), the queries near the stored vectors
@@ -70,7 +70,7 @@ await db.close();
 fs.rmSync(dir, { recursive: true, force: true });
 
 const f = (x) => x.toFixed(1);
-console.log(`N-API call cost, ${CALLS} sequential awaited calls, median of ${REPS} (load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
+console.log(`N-API call cost, ${CALLS} sequential awaited calls, median of ${REPS} (load average ${loadavg()})\n`);
 console.log('| call | CPU us / call | wall us / call |\n|---|---|---|');
 console.log(`| count() on 10 records | ${f(count.cpu)} | ${f(count.wall)} |`);
 console.log(`| search k=10, select [] (1,000 x 384-d, ef 64) | ${f(single.cpu)} | ${f(single.wall)} |`);

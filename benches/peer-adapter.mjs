@@ -28,6 +28,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { quantile } from './lib.mjs';
 
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const WARMUP = 200; // bench-node.mjs: warm-up calls at each sweep point before the timed passes
@@ -42,8 +43,6 @@ export function diskBytes(p) {
   return total;
 }
 
-/** Value at quantile `q` (0-1) of an ascending array (nearest rank). */
-export const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 
 /**
  * Wraps a harness adapter (see bench-node.mjs) to time every single-query call and to time a

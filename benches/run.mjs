@@ -31,17 +31,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { args, loadavg } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const argv = process.argv.slice(2);
-const opt = (n, d) => { const i = argv.indexOf('--' + n); return i >= 0 ? argv[i + 1] : d; };
-const flag = (n) => argv.includes('--' + n);
+const { opt, flag } = args();
 const shared = path.resolve(opt('shared', path.join(here, '..', '..', 'shared')));
 const scratch = path.resolve(opt('scratch', path.join(os.tmpdir(), 'hektor-bench')));
 const n = Number(opt('n', 100000));
 const peers = path.join(scratch, 'peers');
 const data = path.join(scratch, 'data', `synth-${n / 1000}k`);
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const started = performance.now();
 console.log(`# hektor benchmarks, ${new Date().toISOString().slice(0, 16)} UTC, ${os.cpus().length} cores, Node ${process.versions.node}, load average at start: ${loadavg()}\n`);
 

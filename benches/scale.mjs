@@ -46,17 +46,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { args, loadavg, quantile } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const argv = process.argv.slice(2);
-const opt = (n, d) => { const i = argv.indexOf('--' + n); return i >= 0 ? argv[i + 1] : d; };
-const flag = (n) => argv.includes('--' + n);
+const { opt, flag } = args();
 const sdkUrl = pathToFileURL(path.join(here, '..', 'ts', 'dist', 'index.js')).href;
 const cpuS = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 const statusMiB = (key) => { const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp('^' + key + ':\\s+(\\d+)', 'm')); return m ? +(m[1] / 1024).toFixed(1) : 0; };
 const rssMiB = () => +(process.memoryUsage().rss / 1048576).toFixed(1);
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 const META = (i) => ({ bucket: i % 100 });
 const SELECTIVITY = [1, 10]; // percent: bucket < s
 
