@@ -315,15 +315,6 @@ impl Collection {
             Some(f) => FrozenGraph::open(&dir.join(f))?,
             None => FrozenGraph::empty(),
         };
-        let mut ids = HashMap::with_capacity(slots.len());
-        let (mut live, mut chunks) = (0, 0);
-        for (i, s) in slots.iter().enumerate() {
-            if s.alive() {
-                ids.insert(s.id.clone(), i as u32);
-                live += 1;
-                chunks += s.is_chunk() as usize;
-            }
-        }
         let vectors = match config.dimension {
             Some(d) => Self::open_vectors(dir, man.vectors.as_deref(), d, read_only)?,
             None => None,
@@ -347,6 +338,15 @@ impl Collection {
             if last >= cap {
                 let f = vectors.as_ref().map_or_else(|| dir.join("vectors"), |v| v.path().to_path_buf());
                 return Err(Error::corrupt(&f, "vector file is shorter than the slot table says"));
+            }
+        }
+        let mut ids = HashMap::with_capacity(slots.len());
+        let (mut live, mut chunks) = (0, 0);
+        for (i, s) in slots.iter().enumerate() {
+            if s.alive() {
+                ids.insert(s.id.clone(), i as u32);
+                live += 1;
+                chunks += s.is_chunk() as usize;
             }
         }
         let log_path = dir.join(&man.log);
