@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 import { throwIfAborted, withCancel } from './abort'
-import { call, fromNative, HektorError, invalidArg } from './errors'
+import { call, HektorError, invalidArg } from './errors'
 import type { NativeCollection } from './native'
 import { Source, type IngestOptions, type IngestProgress, type IngestReport } from './sources'
 import { Embedder, Generator, Reranker, settleStream, type Answer, type AskEvent, type AskOptions } from './rag'
@@ -234,14 +234,7 @@ export class Collection {
   async search(options: SearchOptions): Promise<Hit[]> {
     throwIfAborted(options?.signal)
     const { json, vector } = encodeQuery(options, 'search')
-    let raw: string
-    // awaited here rather than through `call()`: one promise less per query (hot path)
-    try {
-      raw = await this.#native.search(json, vector)
-    } catch (e) {
-      throw fromNative(e)
-    }
-    const hits = JSON.parse(raw) as RawHit[]
+    const hits = JSON.parse(await call(() => this.#native.search(json, vector))) as RawHit[]
     throwIfAborted(options.signal)
     return hits.map(reviveHit)
   }
