@@ -20,8 +20,10 @@ const doTs = only('--ts') || !only('--native');
 
 const env = await cargoEnv();
 
-function run(cmd, argv, opts = {}) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env, ...opts });
+/** Runs a command; `after(ok)` runs before a failure exits the build. */
+function run(cmd, argv, after = () => {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env });
+  after(r.status === 0);
   if (r.status !== 0) {
     console.error(`build: '${cmd} ${argv.join(' ')}' failed (exit ${r.status ?? r.signal})`);
     process.exit(r.status || 1);
@@ -46,21 +48,18 @@ if (doNative) {
   const dir = path.join(root, 'ts', 'native');
   const aside = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f)) : [];
   for (const f of aside) renameSync(f, `${f}.old`);
-  const r = spawnSync(bin('napi'), napiArgs, { cwd: root, stdio: 'inherit', env });
-  for (const f of aside) {
-    if (r.status !== 0 || !existsSync(f)) renameSync(`${f}.old`, f);
-    else {
-      try {
-        rmSync(`${f}.old`, { force: true });
-      } catch {
-        // Windows keeps a loaded DLL's file: it goes with the next build
+  run(bin('napi'), napiArgs, (ok) => {
+    for (const f of aside) {
+      if (!ok || !existsSync(f)) renameSync(`${f}.old`, f);
+      else {
+        try {
+          rmSync(`${f}.old`, { force: true });
+        } catch {
+          // Windows keeps a loaded DLL's file: it goes with the next build
+        }
       }
     }
-  }
-  if (r.status !== 0) {
-    console.error(`build: 'napi ${napiArgs.join(' ')}' failed (exit ${r.status ?? r.signal})`);
-    process.exit(r.status || 1);
-  }
+  });
 }
 if (doTs) {
   if (!existsSync(path.join(root, 'ts', 'native', 'index.d.ts'))) {
