@@ -1,4 +1,5 @@
 // Shared by the project scripts: the environment for cargo.
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureCmake } from './ensure-cmake.mjs';
@@ -17,4 +18,18 @@ export async function cargoEnv() {
     else console.error('warning: no CMake >= 3.26 could be found or installed; the HDF5 source will not build');
   }
   return env;
+}
+
+/**
+ * The host's Rust target triple (`rustc -vV`). `napi build` always passes `--target <triple>`,
+ * which puts its output under `<target dir>/<triple>/<profile>`; `cargo test` given the same
+ * triple, profile and feature set (see native/node/Cargo.toml) reuses every compiled crate
+ * instead of building the dependency tree a second time under `<target dir>/<profile>`.
+ */
+export function hostTriple() {
+  if (process.env.CARGO_BUILD_TARGET) return process.env.CARGO_BUILD_TARGET;
+  const out = execFileSync('rustc', ['-vV'], { encoding: 'utf8' });
+  const m = /^host: (\S+)$/m.exec(out);
+  if (!m) throw new Error(`could not read the host triple from 'rustc -vV':\n${out}`);
+  return m[1];
 }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cargoEnv } from './env.mjs';
+import { cargoEnv, hostTriple } from './env.mjs';
 import { startServices } from './services.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,7 +28,9 @@ const only = process.argv[2];
 const results = [];
 if (!only || only === 'rust') {
   const profile = process.env.HEKTOR_PROFILE ?? 'ci';
-  results.push(step('cargo test (engine, adapters)', 'cargo', ['test', '--profile', profile, '--workspace', '--exclude', 'hektor-node']));
+  // Same profile, target triple and (whole-workspace) feature set as the addon build in
+  // scripts/setup.mjs, so this step compiles only the workspace's own test targets.
+  results.push(step('cargo test (engine, adapters)', 'cargo', ['test', '--profile', profile, '--target', hostTriple(), '--workspace']));
 }
 if (!only || only === 'js') {
   const files = readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join('__test__', f));
