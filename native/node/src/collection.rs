@@ -78,8 +78,11 @@ impl NativeCollection {
         self.inner.name().to_string()
     }
 
-    /// Inserts or replaces a batch (atomically). Returns the number written.
+    /// Inserts or replaces records: the whole call is validated first, then written in
+    /// atomic batches of `batch_size` (default: one batch). Returns the number of distinct
+    /// records written.
     #[napi(ts_return_type = "Promise<number>")]
+    #[allow(clippy::too_many_arguments)]
     pub fn upsert(
         &self,
         ids: Vec<String>,
@@ -87,6 +90,8 @@ impl NativeCollection {
         vector_data: Float32Array,
         vector_lengths: Int32Array,
         metadata_json: Option<String>,
+        batch_size: Option<u32>,
+        cancel_id: Option<u32>,
     ) -> napi::Result<AsyncTask<Job<u32>>> {
         let n = ids.len();
         if texts.len() != n {
@@ -108,7 +113,9 @@ impl NativeCollection {
             .map(|(((id, text), vector), m)| Record { id, text, vector, metadata: if m.is_null() { None } else { Some(m) } })
             .collect();
         let col = self.inner.clone();
-        Ok(job(move || col.upsert(records).map(|n| n as u32)))
+        let batch = batch_size.map_or(usize::MAX, |b| b.max(1) as usize);
+        let cancel = cancel::get(cancel_id);
+        Ok(job(move || col.upsert_in_batches(records, batch, &cancel).map(|n| n as u32)))
     }
 
     /// Records by id as a JSON array (`null` for unknown ids).

@@ -142,7 +142,8 @@ impl Collection {
         Ok(())
     }
 
-    /// Writes a checkpoint (caller holds the writer lock).
+    /// Writes a checkpoint (caller holds the writer lock). On a failure (a full disk) the
+    /// files written for the new generation are removed and the last checkpoint stays.
     pub(crate) fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
         if !w.dirty {
             return Ok(());
@@ -151,27 +152,41 @@ impl Collection {
         let gen = w.manifest.gen + 1;
         let mut m = w.manifest.clone();
         m.gen = gen;
-        if let Some(b) = &w.builder {
-            let graph_len = self.state.read().graph.len();
-            if b.watermark() != graph_len {
-                self.sync_codes(b.watermark())?;
-                let g = Arc::new(b.export());
-                self.state.write().graph = g;
-                w.graph_saved = false;
+        let written = (|| -> Result<bool> {
+            let mut wrote_graph = false;
+            if let Some(b) = &w.builder {
+                let graph_len = self.state.read().graph.len();
+                if b.watermark() != graph_len {
+                    self.sync_codes(b.watermark())?;
+                    let g = Arc::new(b.export());
+                    self.state.write().graph = g;
+                    w.graph_saved = false;
+                }
+                if !w.graph_saved {
+                    write_graph(&self.dir, &mut m, &self.state.read().graph, b)?;
+                    wrote_graph = true;
+                }
             }
-            if !w.graph_saved {
-                write_graph(&self.dir, &mut m, &self.state.read().graph, b)?;
-                w.graph_saved = true;
+            m.hnsw_watermark = w.watermark;
+            {
+                let st = self.state.read();
+                write_tables(&self.dir, &mut m, &st.slots, &st.meta, &st.bm25, st.vectors.as_deref(), st.codes.as_deref())?;
+            }
+            m.log_offset = w.log.end();
+            m.next_seq = w.next_seq;
+            publish(&self.dir, &m)?;
+            Ok(wrote_graph)
+        })();
+        match written {
+            Ok(wrote_graph) => w.graph_saved |= wrote_graph,
+            Err(e) => {
+                // unless the manifest made it to disk after all (a failed directory sync)
+                if Manifest::load(&self.dir).ok().flatten().is_none_or(|on_disk| on_disk.gen != gen) {
+                    remove_generation(&self.dir, gen, &w.manifest);
+                }
+                return Err(e);
             }
         }
-        m.hnsw_watermark = w.watermark;
-        {
-            let st = self.state.read();
-            write_tables(&self.dir, &mut m, &st.slots, &st.meta, &st.bm25, st.vectors.as_deref(), st.codes.as_deref())?;
-        }
-        m.log_offset = w.log.end();
-        m.next_seq = w.next_seq;
-        publish(&self.dir, &m)?;
         self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
         w.manifest = m;
         w.dirty = false;
@@ -191,91 +206,114 @@ impl Collection {
         let Some(w) = wg.as_mut() else { return Err(Error::new(crate::ErrorCode::Closed, "collection is closed")) };
         let cfg = self.config();
         let gen = w.manifest.gen + 1;
+        let next_seq = w.next_seq;
         let dir = self.dir.clone();
-        let log_name = format!("records-{gen}.log");
-        let mut log = RecordLog::open(&dir.join(&log_name), true)?;
-        // start from an empty file even if a crashed compaction left one behind
-        if log.end() > 0 {
-            drop(log);
-            std::fs::remove_file(dir.join(&log_name)).map_err(|e| Error::io(e, "removing stale log"))?;
-            log = RecordLog::open(&dir.join(&log_name), true)?;
-        }
-        let vname = format!("vectors-{gen}.f32");
-        let _ = std::fs::remove_file(dir.join(&vname));
-        let vectors = match cfg.dimension {
-            Some(d) => Some(Arc::new(VectorStore::open(&dir.join(&vname), d, true)?)),
-            None => None,
+        // everything up to the manifest is written under new names: on a failure (a full
+        // disk, an abort, damage found in a record) those files go and nothing else changes
+        let built = (|| -> Result<_> {
+            let log_name = format!("records-{gen}.log");
+            let mut log = RecordLog::open(&dir.join(&log_name), true)?;
+            // start from an empty file even if a crashed compaction left one behind
+            if log.end() > 0 {
+                drop(log);
+                std::fs::remove_file(dir.join(&log_name)).map_err(|e| Error::io(e, "removing stale log"))?;
+                log = RecordLog::open(&dir.join(&log_name), true)?;
+            }
+            let vname = format!("vectors-{gen}.f32");
+            let _ = std::fs::remove_file(dir.join(&vname));
+            let vectors = match cfg.dimension {
+                Some(d) => Some(Arc::new(VectorStore::open(&dir.join(&vname), d, true)?)),
+                None => None,
+            };
+            let mut bm25 = Bm25Index::new(cfg.bm25);
+            let mut slots: Vec<SlotInfo> = Vec::new();
+            let mut meta = Vec::new();
+            let mut ids = HashMap::new();
+            let mut seq = next_seq;
+            {
+                let st = self.state.read();
+                let live: Vec<u32> = (0..st.slots.len() as u32).filter(|&s| st.slots[s as usize].alive()).collect();
+                for chunk in live.chunks(COMPACT_FRAME) {
+                    cancel.check()?;
+                    let mut payload = Vec::new();
+                    payload.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+                    let mut spans = Vec::with_capacity(chunk.len());
+                    for &s in chunk {
+                        // damage is not copied into the new generation: compaction stops with ERR_CORRUPT
+                        let bytes = st.record_bytes(s)?;
+                        spans.push((payload.len() as u64, bytes.len() as u32));
+                        payload.extend_from_slice(&bytes);
+                    }
+                    let base = log.append(FrameKind::Upsert, seq, &payload, false)?;
+                    seq += 1;
+                    for (&s, (off, len)) in chunk.iter().zip(spans) {
+                        let info = &st.slots[s as usize];
+                        let slot = slots.len() as u32;
+                        if info.has_vector() {
+                            if let (Some(nv), Some(ov)) = (&vectors, &st.vectors) {
+                                st.check_vector(s)?;
+                                nv.set(slot, ov.get(s))?;
+                            }
+                        }
+                        if info.has_text() {
+                            let rec = &payload[off as usize..off as usize + len as usize];
+                            let r = store::record::decode(&mut Reader::new(rec), Parts { text: true, ..Default::default() })?;
+                            if let Some(t) = r.text {
+                                bm25.add(slot, &self.analyzer().analyze(&t));
+                            }
+                        }
+                        ids.insert(info.id.clone(), slot);
+                        let mut slot_info = SlotInfo { offset: base + off, len, flags: info.flags | flags::ALIVE, ..info.clone() };
+                        if !info.is_checked() {
+                            // slots from a format-1 table get their checksums now
+                            slot_info.crc = crc32fast::hash(&payload[off as usize..off as usize + len as usize]);
+                            slot_info.vcrc = match (&vectors, info.has_vector()) {
+                                (Some(nv), true) => manifest::vector_crc(nv.get(slot)),
+                                _ => 0,
+                            };
+                            slot_info.flags |= flags::CHECKED;
+                        }
+                        slots.push(slot_info);
+                        meta.push(st.meta[s as usize].clone());
+                    }
+                }
+            }
+            log.sync()?;
+            let n = slots.len() as u32;
+            let (mut builder, mut codes) = (None, None);
+            if let Some(vs) = &vectors {
+                let mut b = HnswBuilder::new(cfg.hnsw, vs.clone(), cfg.metric, n as usize);
+                let with_vec: Vec<u32> = (0..n).filter(|&s| slots[s as usize].has_vector()).collect();
+                for chunk in with_vec.chunks(10_000) {
+                    cancel.check()?;
+                    b.insert(chunk, chunk.last().map_or(0, |&s| s + 1))?;
+                }
+                b.insert(&[], n)?;
+                builder = Some(b);
+                if cfg.quantization == Quantization::Sq8 {
+                    codes = train_codes(vs, &with_vec, n)?.map(Arc::new);
+                }
+            }
+            let graph = Arc::new(builder.as_ref().map(|b| b.export()).unwrap_or_else(crate::vector::FrozenGraph::empty));
+            // write the new checkpoint
+            let mut m = Manifest { format_version: manifest::FORMAT_VERSION, gen, log: log_name.clone(), ..Default::default() };
+            if let Some(b) = &builder {
+                write_graph(&dir, &mut m, &graph, b)?;
+            }
+            m.hnsw_watermark = n;
+            write_tables(&dir, &mut m, &slots, &meta, &bm25, vectors.as_deref(), codes.as_deref())?;
+            m.log_offset = log.end();
+            m.next_seq = seq;
+            cancel.check()?;
+            Ok((m, log, log_name, slots, meta, ids, bm25, graph, vectors, codes, builder, n, seq))
+        })();
+        let (m, log, log_name, slots, meta, ids, bm25, graph, vectors, codes, builder, n, seq) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                remove_generation(&dir, gen, &w.manifest);
+                return Err(e);
+            }
         };
-        let mut bm25 = Bm25Index::new(cfg.bm25);
-        let mut slots: Vec<SlotInfo> = Vec::new();
-        let mut meta = Vec::new();
-        let mut ids = HashMap::new();
-        let mut seq = w.next_seq;
-        {
-            let st = self.state.read();
-            let old_log = st.log.clone().ok_or_else(|| Error::internal("record log is not open"))?;
-            let live: Vec<u32> = (0..st.slots.len() as u32).filter(|&s| st.slots[s as usize].alive()).collect();
-            for chunk in live.chunks(COMPACT_FRAME) {
-                cancel.check()?;
-                let mut payload = Vec::new();
-                payload.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
-                let mut spans = Vec::with_capacity(chunk.len());
-                for &s in chunk {
-                    let info = &st.slots[s as usize];
-                    let bytes = old_log.read_at(info.offset, info.len)?;
-                    spans.push((payload.len() as u64, bytes.len() as u32));
-                    payload.extend_from_slice(&bytes);
-                }
-                let base = log.append(FrameKind::Upsert, seq, &payload, false)?;
-                seq += 1;
-                for (&s, (off, len)) in chunk.iter().zip(spans) {
-                    let info = &st.slots[s as usize];
-                    let slot = slots.len() as u32;
-                    if info.has_vector() {
-                        if let (Some(nv), Some(ov)) = (&vectors, &st.vectors) {
-                            nv.set(slot, ov.get(s))?;
-                        }
-                    }
-                    if info.has_text() {
-                        let rec = &payload[off as usize..off as usize + len as usize];
-                        let r = store::record::decode(&mut Reader::new(rec), Parts { text: true, ..Default::default() })?;
-                        if let Some(t) = r.text {
-                            bm25.add(slot, &self.analyzer().analyze(&t));
-                        }
-                    }
-                    ids.insert(info.id.clone(), slot);
-                    slots.push(SlotInfo { id: info.id.clone(), offset: base + off, len, flags: info.flags | flags::ALIVE });
-                    meta.push(st.meta[s as usize].clone());
-                }
-            }
-        }
-        log.sync()?;
-        let n = slots.len() as u32;
-        let (mut builder, mut codes) = (None, None);
-        if let Some(vs) = &vectors {
-            let mut b = HnswBuilder::new(cfg.hnsw, vs.clone(), cfg.metric, n as usize);
-            let with_vec: Vec<u32> = (0..n).filter(|&s| slots[s as usize].has_vector()).collect();
-            for chunk in with_vec.chunks(10_000) {
-                cancel.check()?;
-                b.insert(chunk, chunk.last().map_or(0, |&s| s + 1))?;
-            }
-            b.insert(&[], n)?;
-            builder = Some(b);
-            if cfg.quantization == Quantization::Sq8 {
-                codes = train_codes(vs, &with_vec, n)?.map(Arc::new);
-            }
-        }
-        let graph = Arc::new(builder.as_ref().map(|b| b.export()).unwrap_or_else(crate::vector::FrozenGraph::empty));
-        // write the new checkpoint
-        let mut m = Manifest { format_version: manifest::FORMAT_VERSION, gen, log: log_name.clone(), ..Default::default() };
-        if let Some(b) = &builder {
-            write_graph(&dir, &mut m, &graph, b)?;
-        }
-        m.hnsw_watermark = n;
-        write_tables(&dir, &mut m, &slots, &meta, &bm25, vectors.as_deref(), codes.as_deref())?;
-        m.log_offset = log.end();
-        m.next_seq = seq;
-        cancel.check()?;
         publish(&dir, &m)?;
         // swap
         let reader = Arc::new(RecordLog::open(&dir.join(&log_name), false)?);
@@ -428,6 +466,21 @@ fn write_tables(
 fn publish(dir: &Path, m: &Manifest) -> Result<()> {
     fsutil::sync_dir(dir)?;
     m.store(dir)
+}
+
+/// Deletes the files of generation `gen` that `m` does not reference (the leftovers of a
+/// checkpoint or compaction that failed before its manifest was published).
+fn remove_generation(dir: &Path, gen: u64, m: &Manifest) {
+    let keep: std::collections::HashSet<String> = m.files().into_iter().collect();
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if file_gen(&name) == Some(gen) && !keep.contains(&name) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    // a temp file of the manifest itself
+    let _ = std::fs::remove_file(dir.join(manifest::MANIFEST).with_extension("tmp"));
 }
 
 /// Deletes files of earlier generations (and temp files) that `m` does not reference.

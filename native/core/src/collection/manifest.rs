@@ -1,7 +1,9 @@
 //! The checkpoint: `manifest.json` names the files that hold the collection's state
 //! as of a byte offset of the record log; everything after that offset is replayed
 //! on open. The slot table file (`slots-<gen>.bin`) stores, per slot, the record id,
-//! where the record sits in the log, its flags and its metadata.
+//! where the record sits in the log, its flags, its metadata and (format 2) checksums of
+//! the record's bytes in the log and of its vector row, which reads and
+//! [`Collection::verify`](super::Collection::verify) check.
 
 use crate::error::{Error, Result};
 use crate::store::fsutil;
@@ -127,6 +129,27 @@ pub mod flags {
     pub const TEXT: u8 = 4;
     /// The record is a chunk of a parent record (chunked collections).
     pub const CHUNK: u8 = 8;
+    /// [`SlotInfo::crc`](super::SlotInfo::crc) and [`SlotInfo::vcrc`](super::SlotInfo::vcrc)
+    /// hold checksums (slots loaded from a format-1 slot table have none).
+    pub const CHECKED: u8 = 16;
+}
+
+/// CRC-32 of a vector row as stored (little-endian `f32`s).
+pub fn vector_crc(v: &[f32]) -> u32 {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: f32 has no padding and any byte pattern is a valid u8
+        let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) };
+        crc32fast::hash(bytes)
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut h = crc32fast::Hasher::new();
+        for x in v {
+            h.update(&x.to_le_bytes());
+        }
+        h.finalize()
+    }
 }
 
 /// In-memory entry of the slot table.
@@ -140,6 +163,11 @@ pub struct SlotInfo {
     pub len: u32,
     /// [`flags`] bits.
     pub flags: u8,
+    /// CRC-32 of the encoded record in the log (valid with [`flags::CHECKED`]).
+    pub crc: u32,
+    /// CRC-32 of the vector row in index form, [`vector_crc`] (valid with
+    /// [`flags::CHECKED`] and [`flags::VECTOR`]).
+    pub vcrc: u32,
 }
 
 impl SlotInfo {
@@ -163,9 +191,17 @@ impl SlotInfo {
     pub fn is_chunk(&self) -> bool {
         self.flags & flags::CHUNK != 0
     }
+    /// True when [`crc`](Self::crc) and [`vcrc`](Self::vcrc) hold checksums.
+    #[inline]
+    pub fn is_checked(&self) -> bool {
+        self.flags & flags::CHECKED != 0
+    }
 }
 
-const SLOTS_MAGIC: &[u8; 8] = b"HKSLOTS1";
+/// Format 1: no checksums per slot (still read).
+const SLOTS_MAGIC_V1: &[u8; 8] = b"HKSLOTS1";
+/// Format 2: a record checksum and a vector checksum after each slot's length.
+const SLOTS_MAGIC: &[u8; 8] = b"HKSLOTS2";
 
 /// Writes the slot table with metadata (fsynced), ending with a CRC32.
 pub fn save_slots(path: &Path, slots: &[SlotInfo], meta: &[Option<Value>]) -> Result<()> {
@@ -178,6 +214,8 @@ pub fn save_slots(path: &Path, slots: &[SlotInfo], meta: &[Option<Value>]) -> Re
         out.extend_from_slice(s.id.as_bytes());
         out.extend_from_slice(&s.offset.to_le_bytes());
         out.extend_from_slice(&s.len.to_le_bytes());
+        out.extend_from_slice(&s.crc.to_le_bytes());
+        out.extend_from_slice(&s.vcrc.to_le_bytes());
         match m {
             Some(v) if s.alive() => {
                 let j = serde_json::to_vec(v).unwrap();
@@ -195,9 +233,10 @@ pub fn save_slots(path: &Path, slots: &[SlotInfo], meta: &[Option<Value>]) -> Re
 /// Reads a slot table written by [`save_slots`].
 pub fn load_slots(path: &Path) -> Result<(Vec<SlotInfo>, Vec<Option<Value>>)> {
     let bytes = fsutil::read(path)?;
-    if bytes.len() < 20 || &bytes[..8] != SLOTS_MAGIC {
+    if bytes.len() < 20 || (&bytes[..8] != SLOTS_MAGIC && &bytes[..8] != SLOTS_MAGIC_V1) {
         return Err(Error::corrupt(path, "not a slot table (bad magic or truncated)"));
     }
+    let v2 = &bytes[..8] == SLOTS_MAGIC;
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
         return Err(Error::corrupt(path, "slot table checksum mismatch"));
@@ -215,6 +254,8 @@ pub fn load_slots(path: &Path) -> Result<(Vec<SlotInfo>, Vec<Option<Value>>)> {
         let id = rd.str().map_err(bad)?.into();
         let offset = rd.u64().map_err(bad)?;
         let len = rd.u32().map_err(bad)?;
+        let (crc, vcrc) = if v2 { (rd.u32().map_err(bad)?, rd.u32().map_err(bad)?) } else { (0, 0) };
+        let flags = if v2 { flags } else { flags & !flags::CHECKED };
         let mlen = rd.u32().map_err(bad)?;
         let m = if mlen == 0 {
             None
@@ -222,7 +263,7 @@ pub fn load_slots(path: &Path) -> Result<(Vec<SlotInfo>, Vec<Option<Value>>)> {
             let raw = rd.raw(mlen as usize - 1).map_err(bad)?;
             Some(serde_json::from_slice(raw).map_err(|e| Error::corrupt(path, format!("bad metadata JSON: {e}")))?)
         };
-        slots.push(SlotInfo { id, offset, len, flags });
+        slots.push(SlotInfo { id, offset, len, flags, crc, vcrc });
         meta.push(m);
     }
     Ok((slots, meta))

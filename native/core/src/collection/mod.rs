@@ -41,6 +41,7 @@ mod search;
 pub use config::{CollectionConfig, Limits, Quantization};
 pub use search::{Hit, Mode, SearchQuery, Select};
 
+use crate::cancel::Cancel;
 use crate::error::{Error, ErrorCode, Result};
 use crate::filter::Filter;
 use crate::rag::chunk::{self, ChunkOptions};
@@ -89,6 +90,26 @@ fn has_chunk_link(r: &Record) -> bool {
     r.metadata.as_ref().is_some_and(|m| m.get(CHUNK_KEY).is_some())
 }
 
+/// At most 80 characters of an id, for messages.
+fn short(id: &str) -> String {
+    id.chars().take(80).collect()
+}
+
+/// Keeps the last record of each id (later records replace earlier ones in an upsert),
+/// in the order of those last occurrences, with each one's row in `records`.
+fn last_of_each_id(records: Vec<Record>) -> (Vec<Record>, Vec<usize>) {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        last.insert(r.id.as_str(), i);
+    }
+    if last.len() == records.len() {
+        let rows = (0..records.len()).collect();
+        return (records, rows);
+    }
+    let keep: Vec<bool> = records.iter().enumerate().map(|(i, r)| last[r.id.as_str()] == i).collect();
+    records.into_iter().zip(keep).enumerate().filter(|(_, (_, k))| *k).map(|(i, (r, _))| (r, i)).unzip()
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CollectionFile {
@@ -116,12 +137,42 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Reads a stored record.
+    /// Reads a stored record, checking its checksum: damaged bytes are `ERR_CORRUPT`
+    /// naming the record, the log and the byte offset, never a wrong record.
     pub(crate) fn read_record(&self, slot: u32, parts: Parts) -> Result<Record> {
         let s = &self.slots[slot as usize];
         let log = self.log.as_ref().ok_or_else(|| Error::internal("record log is not open"))?;
+        let bytes = self.record_bytes(slot)?;
+        record::decode(&mut Reader::new(&bytes), parts)
+            .map_err(|e| Error::corrupt(log.path(), format!("record {:?} at byte {}: {}", short(&s.id), s.offset, e.message())))
+    }
+
+    /// The encoded bytes of a stored record, checked against the slot's checksum.
+    pub(crate) fn record_bytes(&self, slot: u32) -> Result<Vec<u8>> {
+        let s = &self.slots[slot as usize];
+        let log = self.log.as_ref().ok_or_else(|| Error::internal("record log is not open"))?;
         let bytes = log.read_at(s.offset, s.len)?;
-        record::decode(&mut Reader::new(&bytes), parts).map_err(|e| Error::corrupt(log.path(), e.message().to_string()))
+        if s.is_checked() && crc32fast::hash(&bytes) != s.crc {
+            return Err(Error::corrupt(
+                log.path(),
+                format!("record {:?} at byte {} is damaged (checksum mismatch); run repair or restore it", short(&s.id), s.offset),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Checks the vector row of `slot` against its checksum (`ERR_CORRUPT` naming the
+    /// record and the vector file when it differs). A no-op for slots without one.
+    pub(crate) fn check_vector(&self, slot: u32) -> Result<()> {
+        let s = &self.slots[slot as usize];
+        if !(s.is_checked() && s.has_vector()) {
+            return Ok(());
+        }
+        let Some(vs) = self.vectors.as_ref() else { return Ok(()) };
+        if (slot as usize) < vs.capacity() && manifest::vector_crc(vs.get(slot)) == s.vcrc {
+            return Ok(());
+        }
+        Err(Error::corrupt(vs.path(), format!("the vector row of record {:?} (slot {slot}) is damaged (checksum mismatch); run repair", short(&s.id))))
     }
 
     /// True when `slot` is alive and, if given, satisfies `filter`.
@@ -203,6 +254,43 @@ pub struct Stats {
     pub config: CollectionConfig,
 }
 
+/// What [`Collection::verify`] found.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    /// Live records (chunk records included) checked.
+    pub records: usize,
+    /// Vector rows checked.
+    pub vectors: usize,
+    /// Valid log frames read.
+    pub frames: usize,
+    /// Records whose stored bytes or vector row fail their checksum.
+    pub damaged: Vec<DamagedRecord>,
+    /// Log frames that fail their checks (their records may be served from the checkpoint).
+    pub damaged_frames: Vec<crate::store::log::DamagedFrame>,
+}
+
+impl VerifyReport {
+    /// True when nothing is damaged.
+    pub fn is_ok(&self) -> bool {
+        self.damaged.is_empty() && self.damaged_frames.is_empty()
+    }
+}
+
+/// One damaged record found by [`Collection::verify`].
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DamagedRecord {
+    /// The record id.
+    pub id: String,
+    /// Its slot.
+    pub slot: u32,
+    /// What is damaged: `"record"` (its bytes in the log) or `"vector"` (its row).
+    pub part: &'static str,
+    /// The error a read of it gives.
+    pub message: String,
+}
+
 /// An open collection. All methods are blocking and thread-safe; searches run
 /// concurrently with each other and with writes.
 pub struct Collection {
@@ -244,6 +332,13 @@ pub fn validate_name(name: &str) -> Result<()> {
             name.chars().take(80).collect::<String>()
         )))
     }
+}
+
+/// Where a record's encoding sits in the log, and its checksum.
+struct Stored {
+    offset: u64,
+    len: u32,
+    crc: u32,
 }
 
 /// A record validated and prepared for writing: index-form vector and text tokens.
@@ -513,18 +608,47 @@ impl Collection {
         Ok(())
     }
 
+    /// Checks every vector of a call before anything is written: all have the collection's
+    /// dimension (or, before it has one, the first vector's), finite values, and a
+    /// direction under the cosine metric. Embedded vectors are checked again later.
+    fn check_vectors(&self, records: &[Record]) -> Result<()> {
+        let (mut dim, cosine) = {
+            let c = self.config.read();
+            (c.dimension, c.metric == distance::Metric::Cosine)
+        };
+        for (row, r) in records.iter().enumerate() {
+            let Some(v) = &r.vector else { continue };
+            let at = |e: Error| e.with_row(row as u64).with_field("vector").with_source(self.name.clone());
+            let d = *dim.get_or_insert(v.len());
+            if v.is_empty() {
+                return Err(at(Error::invalid("a vector must have at least one dimension")));
+            }
+            if v.len() != d {
+                let whose = if self.config.read().dimension.is_some() { "the collection has" } else { "the first vector of the call has" };
+                return Err(at(Error::new(ErrorCode::DimensionMismatch, format!("vector has {} dimensions, {whose} {d}", v.len()))));
+            }
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return Err(at(Error::invalid(format!("vector value at index {i} is not a finite number"))));
+            }
+            if cosine && v.iter().all(|&x| x == 0.0) {
+                return Err(at(Error::invalid("a zero vector has no direction; it cannot be used with the cosine metric")));
+            }
+        }
+        Ok(())
+    }
+
     /// In a chunked collection, follows each record with text by its chunk records
     /// (sized in tokens of the embedder's tokenizer when it has one, else in characters).
-    /// Returns the records to store and, for each, the row of the record it comes from.
-    fn expand_chunks(&self, records: Vec<Record>) -> Result<(Vec<Record>, Vec<usize>)> {
+    /// `rows[i]` is the caller's row of `records[i]`. Returns the records to store and, for
+    /// each, the row of the record it comes from.
+    fn expand_chunks(&self, records: Vec<Record>, rows_in: Vec<usize>) -> Result<(Vec<Record>, Vec<usize>)> {
         let Some(opts) = self.chunking else {
-            let rows = (0..records.len()).collect();
-            return Ok((records, rows));
+            return Ok((records, rows_in));
         };
         let embedder = self.embedder();
         let measure = |s: &str| embedder.as_ref().and_then(|e| e.count_tokens(s)).unwrap_or_else(|| s.chars().count());
         let (mut out, mut rows) = (Vec::with_capacity(records.len() * 4), Vec::with_capacity(records.len() * 4));
-        for (row, r) in records.into_iter().enumerate() {
+        for (r, row) in records.into_iter().zip(rows_in) {
             let mut pieces = Vec::new();
             if let Some(text) = r.text.as_deref() {
                 let chunks = chunk::chunk(text, &opts, &measure).map_err(|e| e.with_row(row as u64).with_field("text").with_source(self.name.clone()))?;
@@ -644,23 +768,51 @@ impl Collection {
         Ok(())
     }
 
-    /// Inserts or replaces records (by id). The batch is atomic: it is validated as a
-    /// whole, written to the log in one frame and fsynced before this returns.
-    /// Records with text but no vector are embedded first when an embedder is attached.
-    /// In a chunked collection each record with text is stored with its chunks (see the
-    /// [module docs](self)), replacing the chunks of an earlier version.
-    /// Returns the number of records written (not counting chunks).
-    pub fn upsert(&self, mut records: Vec<Record>) -> Result<usize> {
+    /// Inserts or replaces records (by id) in one atomic batch: validated as a whole,
+    /// written to the log in one frame and fsynced before this returns. Records with text
+    /// but no vector are embedded first when an embedder is attached. In a chunked
+    /// collection each record with text is stored with its chunks (see the
+    /// [module docs](self)), replacing the chunks of an earlier version. An id given more
+    /// than once is stored once, as its last occurrence. Returns the number of distinct
+    /// records written (not counting chunks).
+    pub fn upsert(&self, records: Vec<Record>) -> Result<usize> {
+        self.upsert_in_batches(records, usize::MAX, &Cancel::new())
+    }
+
+    /// Inserts or replaces records (by id), validating the whole call before anything is
+    /// written, then writing it in atomic, durable batches of at most `batch` records (one
+    /// log frame each). Every check that does not need the embedder (ids, metadata, limits,
+    /// vector dimensions and values) runs over all records first, so a bad record anywhere
+    /// changes nothing; error rows count from the start of the call. A failure after that
+    /// (the embedder, the disk, `cancel` checked between batches) leaves the batches before
+    /// the failing one written. An id given more than once is written once, as its last
+    /// occurrence (last wins). Returns the number of distinct records written.
+    pub fn upsert_in_batches(&self, mut records: Vec<Record>, batch: usize, cancel: &Cancel) -> Result<usize> {
         self.check_writable()?;
         if records.is_empty() {
             return Ok(0);
         }
-        let written = records.len();
         self.check_records(&mut records)?;
         // before chunking and embedding: an oversized record never reaches the embedder
         let caps = self.config.read().limits;
         limits::check_batch(&caps, &records, &self.name)?;
-        let (mut records, rows) = self.expand_chunks(records)?;
+        self.check_vectors(&records)?;
+        let (records, rows) = last_of_each_id(records);
+        let distinct = records.len();
+        let batch = batch.max(1);
+        let mut rest = records.into_iter().zip(rows).peekable();
+        while rest.peek().is_some() {
+            cancel.check()?;
+            let (recs, rows): (Vec<Record>, Vec<usize>) = rest.by_ref().take(batch).unzip();
+            self.write_batch(recs, rows)?;
+        }
+        Ok(distinct)
+    }
+
+    /// Chunks, embeds, prepares and writes one batch of validated records in one log
+    /// frame; `rows[i]` is the caller's row of `records[i]`.
+    fn write_batch(&self, records: Vec<Record>, rows: Vec<usize>) -> Result<()> {
+        let (mut records, rows) = self.expand_chunks(records, rows)?;
         self.embed_missing(&mut records)?;
         let (prepared, dim) = self.prepare(&records, &rows)?;
         let mut wg = self.writer.lock();
@@ -668,6 +820,18 @@ impl Collection {
         self.check_open()?;
         if dim.is_some() && self.config.read().dimension.is_none() {
             self.set_dimension(dim.unwrap())?;
+        }
+        // disk space for the new vector rows before the log write: a full disk fails the
+        // batch here, with nothing written, instead of faulting in the memory map later
+        let with_vectors = prepared.iter().filter(|p| p.vector.is_some()).count();
+        if with_vectors > 0 {
+            let (first, vs) = {
+                let st = self.state.read();
+                (st.slots.len(), st.vectors.clone())
+            };
+            if let Some(vs) = vs {
+                vs.allocate(first, first + records.len())?;
+            }
         }
         // encode one frame
         let mut payload = Vec::with_capacity(64 + records.len() * 64);
@@ -686,11 +850,14 @@ impl Collection {
             .into_iter()
             .zip(prepared)
             .zip(spans)
-            .map(|((r, p), (off, len))| (r, p, base + off, len))
+            .map(|((r, p), (off, len))| {
+                let crc = crc32fast::hash(&payload[off as usize..off as usize + len as usize]);
+                (r, p, Stored { offset: base + off, len, crc })
+            })
             .collect();
         self.apply_upsert(items)?;
-        self.after_write(w)?;
-        Ok(written)
+        self.after_write(w);
+        Ok(())
     }
 
     /// Deletes records by id (with their chunks in a chunked collection; chunk ids are
@@ -741,7 +908,7 @@ impl Collection {
                 self.kill_id(&mut st, id)?;
             }
         }
-        self.after_write(w)?;
+        self.after_write(w);
         Ok(present.len())
     }
 
@@ -792,7 +959,8 @@ impl Collection {
                         None => None,
                     };
                     let tokens = self.text_tokens(&r);
-                    items.push((r, Prepared { vector, tokens }, payload_offset + start as u64, len));
+                    let crc = crc32fast::hash(&payload[start..start + len as usize]);
+                    items.push((r, Prepared { vector, tokens }, Stored { offset: payload_offset + start as u64, len, crc }));
                 }
                 self.apply_upsert(items)
             }
@@ -809,12 +977,13 @@ impl Collection {
 
     /// Applies prepared records in memory: new slots, vectors, BM25, id map. A record
     /// replaces the live one of its id, and a parent's chunks (its new chunks follow it).
-    fn apply_upsert(&self, items: Vec<(Record, Prepared, u64, u32)>) -> Result<()> {
+    fn apply_upsert(&self, items: Vec<(Record, Prepared, Stored)>) -> Result<()> {
         let mut st = self.state.write();
-        for (r, p, offset, len) in items {
+        for (r, p, Stored { offset, len, crc }) in items {
             self.kill_id(&mut st, &r.id)?;
             let slot = st.slots.len() as u32;
-            let mut fl = flags::ALIVE;
+            let mut fl = flags::ALIVE | flags::CHECKED;
+            let mut vcrc = 0;
             if self.is_chunk_record(&r) {
                 fl |= flags::CHUNK;
                 st.chunks += 1;
@@ -822,6 +991,7 @@ impl Collection {
             if let Some(v) = &p.vector {
                 let vs = st.vectors.as_ref().ok_or_else(|| Error::internal("vector store missing"))?;
                 vs.set(slot, v)?;
+                vcrc = manifest::vector_crc(v);
                 fl |= flags::VECTOR;
             }
             if let Some(t) = &p.tokens {
@@ -830,7 +1000,7 @@ impl Collection {
             }
             let id: Box<str> = r.id.into_boxed_str();
             st.ids.insert(id.clone(), slot);
-            st.slots.push(SlotInfo { id, offset, len, flags: fl });
+            st.slots.push(SlotInfo { id, offset, len, flags: fl, crc, vcrc });
             st.meta.push(r.metadata);
             st.live += 1;
         }
@@ -859,10 +1029,17 @@ impl Collection {
             return Ok(());
         }
         if s.has_text() {
-            let r = st.read_record(slot, Parts { text: true, ..Default::default() })?;
-            if let Some(t) = r.text {
-                let tokens = self.analyzer.analyze(&t);
-                st.bm25.remove(slot, &tokens);
+            match st.read_record(slot, Parts { text: true, ..Default::default() }) {
+                Ok(r) => {
+                    if let Some(t) = r.text {
+                        let tokens = self.analyzer.analyze(&t);
+                        st.bm25.remove(slot, &tokens);
+                    }
+                }
+                // a damaged record can still be deleted or replaced: its postings stay behind
+                // (dead slots never match) until the next compaction
+                Err(e) if e.code() == ErrorCode::Corrupt => {}
+                Err(e) => return Err(e),
             }
         }
         let s = &mut st.slots[slot as usize];
@@ -880,12 +1057,16 @@ impl Collection {
 
     /// After a write: index new vectors, refresh the graph when enough are pending,
     /// checkpoint when the log has grown.
-    fn after_write(&self, w: &mut Writer) -> Result<()> {
-        self.index_pending(w)?;
+    ///
+    /// The write itself is already durable and applied, so a failure here (a full disk
+    /// while writing derived files) does not fail it: the work is derived from the log and
+    /// is retried by the next write, and [`flush`](Self::flush) / [`close`](Self::close)
+    /// report the error if it persists.
+    fn after_write(&self, w: &mut Writer) {
+        let _ = self.index_pending(w);
         if w.log.end().saturating_sub(w.manifest.log_offset) > AUTO_CHECKPOINT_BYTES {
-            self.checkpoint_locked(w)?;
+            let _ = self.checkpoint_locked(w);
         }
-        Ok(())
     }
 
     /// Records by id, in the order asked (`None` for unknown ids and chunk ids). The
@@ -945,6 +1126,47 @@ impl Collection {
         })
     }
 
+    /// Reads back everything the collection stores and checks it against its checksums:
+    /// every live record's bytes in the log, every vector row, and every log frame. Reports
+    /// each damaged record (a record or vector checksum mismatch) and each damaged frame;
+    /// changes nothing. Records of a slot table written before checksums existed (format
+    /// 1) are checked only through their log frames until the next compaction.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.check_open()?;
+        let st = self.state.read();
+        let mut report = VerifyReport::default();
+        for slot in 0..st.slots.len() as u32 {
+            let s = &st.slots[slot as usize];
+            if !s.alive() {
+                continue;
+            }
+            report.records += 1;
+            let mut note = |part: &'static str, e: Error| -> Result<()> {
+                if e.code() != ErrorCode::Corrupt {
+                    return Err(e);
+                }
+                report.damaged.push(DamagedRecord { id: s.id.to_string(), slot, part, message: e.message().to_string() });
+                Ok(())
+            };
+            if let Err(e) = st.record_bytes(slot) {
+                note("record", e)?;
+            }
+            if s.has_vector() {
+                report.vectors += 1;
+                if let Err(e) = st.check_vector(slot) {
+                    note("vector", e)?;
+                }
+            }
+        }
+        if let Some(log) = &st.log {
+            let mut reader = RecordLog::open(log.path(), false)?;
+            let salvage = reader.salvage(0, |_| Ok(()))?;
+            report.frames = salvage.frames;
+            report.damaged_frames = salvage.damaged;
+        }
+        Ok(report)
+    }
+
     /// Writes a checkpoint so the next open is fast (writes are already durable).
     pub fn flush(&self) -> Result<()> {
         self.check_open()?;
@@ -958,17 +1180,33 @@ impl Collection {
         }
     }
 
-    /// Checkpoints and closes; later calls fail with `ERR_CLOSED`.
+    /// Checkpoints and closes; later calls fail with `ERR_CLOSED`. Every file handle and
+    /// memory map the collection holds (the record log, for writing and reading, the vector
+    /// and code files, the graph) is released now, not when the last `Arc` on the collection
+    /// is dropped: a JavaScript handle may keep that alive until garbage collection.
+    ///
+    /// A collection nothing was ever written to (no checkpoint yet, an empty log) is closed
+    /// without writing one: it opens without a manifest, and closing many fresh collections
+    /// stays fast.
     pub fn close(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let mut wg = self.writer.lock();
         let r = match wg.as_mut() {
+            Some(w) if w.manifest.gen == 0 && w.log.end() == 0 => Ok(()),
             Some(w) => self.checkpoint_locked(w),
             None => Ok(()),
         };
         *wg = None;
+        drop(wg);
+        // readers that got past `check_open` finish first (they hold the read lock); later
+        // ones see `closed`
+        let mut st = self.state.write();
+        st.log = None;
+        st.vectors = None;
+        st.codes = None;
+        st.graph = Arc::new(FrozenGraph::empty());
         r
     }
 

@@ -2,21 +2,32 @@
 //! source of truth. A write is acknowledged only after its frame is on disk
 //! (`fdatasync`), so acknowledged writes survive a killed process or a power cut.
 //!
-//! Frame: `magic "HKLG" | payload length u32 | crc32 u32 | kind u8 | 3 zero bytes |
-//! sequence u64 | payload`. The CRC covers kind, padding, sequence and payload.
-//! A frame cut short by a crash (the tail) is detected on open and cut off; a damaged
-//! frame followed by more data is reported as corruption instead of being dropped.
+//! Frame: `magic "HKLG" | payload length u32 | crc32 u32 | kind u8 | 0xA5 | header check
+//! u16 | sequence u64 | payload`. The CRC covers kind, marker, header check, sequence and
+//! payload; the header check (16 bits of a CRC-32 of length, kind and sequence) makes a
+//! damaged length field detectable on its own. Frames written before the header check
+//! existed have zeros there and are read as before.
+//!
+//! Telling a crash from damage: a frame cut short by a crash (the *torn tail*) is shorter
+//! than its header says, or ends in pages that never reached the disk (all zeros from a
+//! 4 KiB boundary to the end of the file); it is cut off on open. Anything else that fails
+//! its checks is *damage* and is reported as `ERR_CORRUPT` naming the frame, even in the
+//! last frame: a flipped byte must not make an acknowledged write (a delete, say)
+//! silently disappear. [`RecordLog::salvage`] reads past damaged frames for repair.
 
 use crate::error::{Error, ErrorCode, Result};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"HKLG";
+/// Marks a header that carries a header check (byte 13).
+const CHECKED_HEADER: u8 = 0xA5;
 /// Size of a frame header in bytes.
 pub const HEADER: u64 = 24;
 /// Largest payload accepted (1 GiB).
 pub const MAX_PAYLOAD: u64 = 1 << 30;
+/// Page size assumed by the torn-tail test (a crash loses whole pages).
+const PAGE: u64 = 4096;
 
 /// Kinds of frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +60,52 @@ pub struct Frame {
     pub payload_offset: u64,
     /// The payload.
     pub payload: Vec<u8>,
+}
+
+/// A damaged stretch of the log found by [`RecordLog::salvage`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DamagedFrame {
+    /// File offset of the damaged frame (or of the first unreadable byte).
+    pub offset: u64,
+    /// Bytes skipped.
+    pub bytes: u64,
+    /// The frame's sequence number, when its header could be read.
+    pub seq: Option<u64>,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// What [`RecordLog::salvage`] read.
+#[derive(Clone, Debug, Default)]
+pub struct Salvage {
+    /// Valid frames passed to the callback.
+    pub frames: usize,
+    /// Damaged frames skipped, in file order.
+    pub damaged: Vec<DamagedFrame>,
+    /// Bytes of a torn tail after the last valid frame (a crash; not damage).
+    pub torn_bytes: u64,
+}
+
+/// What lies at one position of the log.
+enum At {
+    /// A valid frame ending at the given offset.
+    Frame(Frame, u64),
+    /// The end of the file.
+    End,
+    /// The unfinished write of a crash, from here to the end of the file.
+    Torn,
+    /// A damaged frame; `next` is where the next frame starts when the length is trusted.
+    Damaged { reason: String, seq: Option<u64>, next: Option<u64> },
+}
+
+/// The 16-bit header check of a frame's length, kind and sequence.
+fn header_check(header: &[u8; HEADER as usize]) -> u16 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&header[4..8]);
+    h.update(&header[12..13]);
+    h.update(&header[16..24]);
+    h.finalize() as u16
 }
 
 /// An open record log.
@@ -91,15 +148,16 @@ impl RecordLog {
         frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         frame.extend_from_slice(&[0u8; 4]);
         frame.push(kind as u8);
-        frame.extend_from_slice(&[0u8; 3]);
+        frame.extend_from_slice(&[CHECKED_HEADER, 0, 0]);
         frame.extend_from_slice(&seq.to_le_bytes());
+        let check = header_check(frame[..HEADER as usize].try_into().unwrap());
+        frame[14..16].copy_from_slice(&check.to_le_bytes());
         frame.extend_from_slice(payload);
         let crc = crc32fast::hash(&frame[12..]);
         frame[8..12].copy_from_slice(&crc.to_le_bytes());
         let start = self.end;
         let ctx = || format!("appending to {}", self.path.display());
-        self.file.seek(SeekFrom::Start(start)).map_err(|e| Error::io(e, ctx()))?;
-        if let Err(e) = self.file.write_all(&frame) {
+        if let Err(e) = write_all_at(&self.file, &frame, start) {
             // leave no partial frame behind
             let _ = self.file.set_len(start);
             return Err(Error::io(e, ctx()));
@@ -122,74 +180,196 @@ impl RecordLog {
         Ok(buf)
     }
 
-    /// Calls `f` for each valid frame from byte `from` on. A torn tail frame is cut off
-    /// when `repair` is true (the writer), or ignored (readers). Returns the number of frames.
+    fn file_len(&self) -> Result<u64> {
+        Ok(self.file.metadata().map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?.len())
+    }
+
+    /// True when every byte of `from..to` is zero.
+    fn zeros(&self, from: u64, to: u64) -> Result<bool> {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = from;
+        while at < to {
+            let n = ((to - at) as usize).min(buf.len());
+            read_exact_at(&self.file, &mut buf[..n], at).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
+    }
+
+    /// Reads what lies at `pos` (the file being `len` bytes long).
+    fn frame_at(&self, pos: u64, len: u64) -> Result<At> {
+        if pos >= len {
+            return Ok(At::End);
+        }
+        if len - pos < HEADER {
+            return Ok(At::Torn);
+        }
+        let mut header = [0u8; HEADER as usize];
+        read_exact_at(&self.file, &mut header, pos).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+        let plen = u32::from_le_bytes(header[4..8].try_into().unwrap()) as u64;
+        let seq = u64::from_le_bytes(header[16..24].try_into().unwrap());
+        let checked = header[13] == CHECKED_HEADER;
+        let header_ok = &header[0..4] == MAGIC
+            && plen <= MAX_PAYLOAD
+            && if checked { u16::from_le_bytes([header[14], header[15]]) == header_check(&header) } else { header[13..16] == [0, 0, 0] };
+        if !header_ok {
+            // a header of zeros to the end of the file is a crash's unwritten pages
+            if self.zeros(pos, len)? {
+                return Ok(At::Torn);
+            }
+            return Ok(At::Damaged { reason: "bad frame header".into(), seq: None, next: None });
+        }
+        let end = pos + HEADER + plen;
+        if end > len {
+            // the header is intact (and checked), the rest was never written
+            return Ok(At::Torn);
+        }
+        let mut payload = vec![0u8; plen as usize];
+        read_exact_at(&self.file, &mut payload, pos + HEADER).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+        let mut h = crc32fast::Hasher::new();
+        h.update(&header[12..]);
+        h.update(&payload);
+        if h.finalize() != u32::from_le_bytes(header[8..12].try_into().unwrap()) {
+            if end == len && unwritten_pages(pos + HEADER, &payload) {
+                return Ok(At::Torn);
+            }
+            return Ok(At::Damaged { reason: "checksum mismatch".into(), seq: Some(seq), next: Some(end) });
+        }
+        let Some(kind) = FrameKind::from_u8(header[12]) else {
+            return Ok(At::Damaged { reason: "unknown frame kind".into(), seq: Some(seq), next: Some(end) });
+        };
+        Ok(At::Frame(Frame { kind, seq, payload_offset: pos + HEADER, payload }, end))
+    }
+
+    fn cut_torn_tail(&mut self, pos: u64) -> Result<()> {
+        self.file.set_len(pos).map_err(|e| Error::io(e, format!("truncating torn tail of {}", self.path.display())))?;
+        self.file.sync_all().map_err(|e| Error::io(e, "syncing log"))
+    }
+
+    /// Calls `f` for each valid frame from byte `from` on. A torn tail is cut off when
+    /// `repair` is true (the writer), or ignored (readers). A damaged frame anywhere,
+    /// the last one included, is `ERR_CORRUPT` naming its byte offset and sequence number.
+    /// Returns the number of frames.
     pub fn scan(&mut self, from: u64, repair: bool, mut f: impl FnMut(Frame) -> Result<()>) -> Result<usize> {
-        let len = self.file.metadata().map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?.len();
+        let len = self.file_len()?;
         if from > len {
             return Err(Error::corrupt(&self.path, format!("log is shorter ({len} bytes) than its checkpoint ({from} bytes)")));
         }
-        let mut rd = std::io::BufReader::with_capacity(1 << 20, &self.file);
-        rd.seek(SeekFrom::Start(from)).map_err(|e| Error::io(e, "seeking log"))?;
         let mut pos = from;
         let mut count = 0;
-        let mut header = [0u8; HEADER as usize];
         loop {
-            if pos == len {
-                break;
-            }
-            if len - pos < HEADER {
-                self.torn(pos, len, repair)?;
-                break;
-            }
-            rd.read_exact(&mut header).map_err(|e| Error::io(e, "reading log"))?;
-            let plen = u32::from_le_bytes(header[4..8].try_into().unwrap()) as u64;
-            if &header[0..4] != MAGIC || plen > MAX_PAYLOAD {
-                return Err(Error::corrupt(&self.path, format!("bad frame header at byte {pos}")));
-            }
-            if len - pos - HEADER < plen {
-                self.torn(pos, len, repair)?;
-                break;
-            }
-            let mut payload = vec![0u8; plen as usize];
-            rd.read_exact(&mut payload).map_err(|e| Error::io(e, "reading log"))?;
-            let mut h = crc32fast::Hasher::new();
-            h.update(&header[12..]);
-            h.update(&payload);
-            let crc = u32::from_le_bytes(header[8..12].try_into().unwrap());
-            let frame_end = pos + HEADER + plen;
-            if h.finalize() != crc {
-                if frame_end == len {
-                    // the last frame was being written when the process died
-                    self.torn(pos, len, repair)?;
+            match self.frame_at(pos, len)? {
+                At::End => break,
+                At::Torn => {
+                    if repair {
+                        self.cut_torn_tail(pos)?;
+                    }
                     break;
                 }
-                return Err(Error::corrupt(&self.path, format!("checksum mismatch in frame at byte {pos}")));
+                At::Damaged { reason, seq, .. } => {
+                    let seq = seq.map_or(String::new(), |s| format!(" (sequence {s})"));
+                    return Err(Error::corrupt(&self.path, format!("{reason} in frame at byte {pos}{seq}")));
+                }
+                At::Frame(frame, end) => {
+                    f(frame)?;
+                    count += 1;
+                    pos = end;
+                }
             }
-            let kind = FrameKind::from_u8(header[12])
-                .ok_or_else(|| Error::corrupt(&self.path, format!("unknown frame kind at byte {pos}")))?;
-            let seq = u64::from_le_bytes(header[16..24].try_into().unwrap());
-            f(Frame { kind, seq, payload_offset: pos + HEADER, payload })?;
-            count += 1;
-            pos = frame_end;
         }
         self.end = pos;
         Ok(count)
     }
 
-    fn torn(&mut self, pos: u64, len: u64, repair: bool) -> Result<()> {
-        if repair {
-            self.file.set_len(pos).map_err(|e| Error::io(e, format!("truncating torn tail of {}", self.path.display())))?;
-            self.file.sync_all().map_err(|e| Error::io(e, "syncing log"))?;
+    /// Reads every frame it can from byte `from` on, for repair: damaged frames are
+    /// skipped (their length is trusted when their header is intact; otherwise the next
+    /// frame is found by its magic and checksums) and reported, a torn tail is reported
+    /// but left in the file. Changes nothing on disk. `f` sees each valid frame in order.
+    pub fn salvage(&mut self, from: u64, mut f: impl FnMut(Frame) -> Result<()>) -> Result<Salvage> {
+        let len = self.file_len()?;
+        let mut out = Salvage::default();
+        let mut pos = from.min(len);
+        loop {
+            match self.frame_at(pos, len)? {
+                At::End => break,
+                At::Torn => {
+                    out.torn_bytes = len - pos;
+                    break;
+                }
+                At::Damaged { reason, seq, next } => {
+                    let next = match next {
+                        Some(n) => Some(n),
+                        None => self.next_frame(pos + 1, len)?,
+                    };
+                    let to = next.unwrap_or(len);
+                    out.damaged.push(DamagedFrame { offset: pos, bytes: to - pos, seq, reason });
+                    pos = to;
+                }
+                At::Frame(frame, end) => {
+                    f(frame)?;
+                    out.frames += 1;
+                    pos = end;
+                }
+            }
         }
-        let _ = len;
-        Ok(())
+        self.end = pos;
+        Ok(out)
+    }
+
+    /// The offset of the next valid frame at or after `from` (found by its magic).
+    fn next_frame(&self, from: u64, len: u64) -> Result<Option<u64>> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = from;
+        while at < len {
+            let n = ((len - at) as usize).min(buf.len());
+            read_exact_at(&self.file, &mut buf[..n], at).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+            for i in 0..n.saturating_sub(3) {
+                if &buf[i..i + 4] == MAGIC && matches!(self.frame_at(at + i as u64, len)?, At::Frame(..)) {
+                    return Ok(Some(at + i as u64));
+                }
+            }
+            // a magic may straddle two reads
+            at += (n as u64).saturating_sub(3).max(1);
+        }
+        Ok(None)
     }
 
     /// fsyncs the file.
     pub fn sync(&self) -> Result<()> {
         self.file.sync_all().map_err(|e| Error::io(e, format!("syncing {}", self.path.display())))
     }
+}
+
+/// True when a complete-length frame whose checksum fails looks like a crash's unwritten
+/// pages: its bytes are zero from a page boundary (file offsets) to its end.
+fn unwritten_pages(payload_offset: u64, payload: &[u8]) -> bool {
+    let end = payload_offset + payload.len() as u64;
+    let zeros_from = payload.iter().rposition(|&b| b != 0).map_or(payload_offset, |i| payload_offset + i as u64 + 1);
+    zeros_from.div_ceil(PAGE) * PAGE < end
+}
+
+#[cfg(unix)]
+fn write_all_at(f: &File, buf: &[u8], off: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(buf, off)
+}
+
+#[cfg(windows)]
+fn write_all_at(f: &File, mut buf: &[u8], mut off: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match f.seek_write(buf, off)? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => {
+                buf = &buf[n..];
+                off += n as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -247,5 +427,94 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let mut log = RecordLog::open(&p, true).unwrap();
         assert_eq!(log.scan(0, true, |_| Ok(())).unwrap_err().code(), ErrorCode::Corrupt);
+    }
+
+    fn three_frames(name: &str) -> (PathBuf, [u64; 3]) {
+        let dir = crate::store::fsutil::test_dir(name);
+        let p = dir.join("r.log");
+        let mut log = RecordLog::open(&p, true).unwrap();
+        let mut ends = [0; 3];
+        for (i, e) in ends.iter_mut().enumerate() {
+            log.append(FrameKind::Upsert, i as u64 + 1, &vec![i as u8 + 1; 5000], true).unwrap();
+            *e = log.end();
+        }
+        (p, ends)
+    }
+
+    fn seqs(p: &Path) -> Result<Vec<u64>> {
+        let mut log = RecordLog::open(p, true)?;
+        let mut seen = Vec::new();
+        log.scan(0, true, |f| {
+            seen.push(f.seq);
+            Ok(())
+        })?;
+        Ok(seen)
+    }
+
+    fn edit(p: &Path, f: impl FnOnce(&mut Vec<u8>)) {
+        let mut b = std::fs::read(p).unwrap();
+        f(&mut b);
+        std::fs::write(p, &b).unwrap();
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_last_frame_is_damage_not_a_torn_tail() {
+        for at in [HEADER as usize + 100, 4, 9, 16] {
+            let (p, ends) = three_frames("log-lastflip");
+            edit(&p, |b| b[ends[1] as usize + at] ^= 0x10);
+            let e = seqs(&p).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Corrupt, "byte {at}: {e}");
+            assert!(e.message().contains(&format!("byte {}", ends[1])), "{e}");
+            assert_eq!(std::fs::metadata(&p).unwrap().len(), ends[2], "nothing is cut off");
+        }
+    }
+
+    #[test]
+    fn unwritten_pages_and_short_frames_are_torn_tails() {
+        // the last frame's pages after a 4 KiB boundary never reached the disk
+        let (p, ends) = three_frames("log-zeros");
+        let boundary = (ends[1] + HEADER + 10).div_ceil(PAGE) * PAGE;
+        edit(&p, |b| b[boundary as usize..].fill(0));
+        assert_eq!(seqs(&p).unwrap(), [1, 2]);
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), ends[1]);
+        // a header of zeros (the file was extended, nothing written)
+        let (p, ends) = three_frames("log-zero-header");
+        edit(&p, |b| b[ends[1] as usize..].fill(0));
+        assert_eq!(seqs(&p).unwrap(), [1, 2]);
+        // a frame shorter than its (checked) header says
+        let (p, ends) = three_frames("log-short");
+        edit(&p, |b| b.truncate(ends[2] as usize - 7));
+        assert_eq!(seqs(&p).unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn salvage_skips_damaged_frames_and_resyncs_after_a_bad_header() {
+        let (p, ends) = three_frames("log-salvage");
+        edit(&p, |b| b[ends[0] as usize + 300] ^= 1);
+        let mut log = RecordLog::open(&p, false).unwrap();
+        let mut seen = Vec::new();
+        let s = log
+            .salvage(0, |f| {
+                seen.push(f.seq);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, [1, 3]);
+        assert_eq!(s.damaged, [DamagedFrame { offset: ends[0], bytes: ends[1] - ends[0], seq: Some(2), reason: "checksum mismatch".into() }]);
+        // the header's magic destroyed: the next frame is found by its own magic and checksum
+        let (p, ends) = three_frames("log-resync");
+        edit(&p, |b| b[ends[0] as usize..ends[0] as usize + 4].copy_from_slice(b"XXXX"));
+        let mut log = RecordLog::open(&p, false).unwrap();
+        let mut seen = Vec::new();
+        let s = log
+            .salvage(0, |f| {
+                seen.push(f.seq);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, [1, 3]);
+        assert_eq!(s.damaged.len(), 1);
+        assert_eq!((s.damaged[0].offset, s.damaged[0].bytes, s.damaged[0].seq), (ends[0], ends[1] - ends[0], None));
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), ends[2], "salvage changes nothing");
     }
 }

@@ -154,8 +154,9 @@ impl Codes {
     /// Writes the code rows of `slots` (all at or above [`encoded`](Self::encoded) and
     /// not yet visible to searches), in parallel, then moves the watermark to `upto`.
     pub fn encode(&self, vectors: &VectorStore, slots: &[u32], upto: u32) -> Result<()> {
-        if let Some(&last) = slots.iter().max() {
-            self.store.reserve(last as usize + 1)?;
+        // all rows' disk space first: a full disk fails here, before any row is written
+        if let (Some(&first), Some(&last)) = (slots.iter().min(), slots.iter().max()) {
+            self.store.allocate(first as usize, last as usize + 1)?;
         }
         let width = Sq8::row_bytes(self.sq8.dim());
         slots.par_chunks(1024).try_for_each(|part| {

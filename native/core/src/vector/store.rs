@@ -10,6 +10,12 @@
 //! Chunk `i` starts at slot `1024 * (2^i - 1)`, a multiple of 1024, so every chunk
 //! starts on a 4 KiB page boundary whatever the dimension.
 //!
+//! A writable store never writes through the map into a page the file system has not
+//! allocated: growing the file (`set_len`) leaves a sparse hole, and a store into a hole on
+//! a full disk is a SIGBUS that ends the process. Before rows are written, their bytes are
+//! allocated with `fallocate` ([`MappedStore::allocate`], a few MiB ahead), so a full disk
+//! is an `ERR_IO` from the write call and nothing else.
+//!
 //! A read-only store (a reader beside the writer process) maps the file copy-on-write
 //! (`MAP_PRIVATE`) and grows with anonymous memory: replaying the log tail writes
 //! vectors into the reader's private pages, never into the writer's file.
@@ -19,10 +25,12 @@ use memmap2::{MmapMut, MmapOptions};
 use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 const BASE: usize = 1024;
 const MAX_CHUNKS: usize = 40;
+/// Bytes allocated ahead of the rows being written (fewer `fallocate` calls).
+const ALLOC_AHEAD: u64 = 4 << 20;
 
 /// A mapping kept alive for the store's lifetime (never read through directly).
 struct Map(#[allow(dead_code)] MmapMut);
@@ -49,8 +57,11 @@ pub struct MappedStore<T: Element> {
     mapped: AtomicUsize,
     /// Owners of the mappings (kept alive until drop).
     maps: Mutex<Vec<Map>>,
-    /// Serialises growth.
+    /// Serialises growth and allocation.
     grow: Mutex<()>,
+    /// Bytes from the first row written by this handle up to here are allocated on disk
+    /// (0: nothing allocated by this handle yet).
+    allocated: AtomicU64,
 }
 
 // SAFETY: the raw chunk pointers point into mappings owned by `maps`, which live as
@@ -103,6 +114,7 @@ impl<T: Element> MappedStore<T> {
             mapped: AtomicUsize::new(0),
             maps: Mutex::new(Vec::new()),
             grow: Mutex::new(()),
+            allocated: AtomicU64::new(0),
         };
         let len = store.file.metadata().map_err(|e| Error::io(e, format!("reading {}", path.display())))?.len();
         let slot_bytes = (dim * Self::ELEM) as u64;
@@ -182,6 +194,39 @@ impl<T: Element> MappedStore<T> {
         Ok(())
     }
 
+    /// Makes sure rows `from..to` can be written through the map without faulting:
+    /// grows the file and the mapping, then allocates the rows' disk blocks (and up to
+    /// [`ALLOC_AHEAD`] bytes beyond, capped at the mapped length). A full disk is an
+    /// `ERR_IO` here, before anything is written. Only rows that nobody has written yet
+    /// may be passed (on file systems without `fallocate`, the range is zero-filled).
+    /// A no-op for read-only stores, whose writes land in private memory.
+    pub fn allocate(&self, from: usize, to: usize) -> Result<()> {
+        if to <= from {
+            return Ok(());
+        }
+        self.reserve(to)?;
+        if !self.writable {
+            return Ok(());
+        }
+        let row = (self.dim * Self::ELEM) as u64;
+        let end = to as u64 * row;
+        if end <= self.allocated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _guard = self.grow.lock();
+        let done = self.allocated.load(Ordering::Acquire);
+        if end <= done {
+            return Ok(());
+        }
+        let start = done.max(from as u64 * row);
+        let limit = (self.capacity() as u64) * row;
+        let target = (end.div_ceil(ALLOC_AHEAD) * ALLOC_AHEAD).min(limit).max(end);
+        allocate_range(&self.file, start, target - start)
+            .map_err(|e| Error::io(e, format!("allocating disk space for {}", self.path.display())))?;
+        self.allocated.store(target, Ordering::Release);
+        Ok(())
+    }
+
     /// The row of `slot`. Panics if `slot` is beyond [`capacity`](Self::capacity).
     #[inline]
     pub fn get(&self, slot: u32) -> &[T] {
@@ -221,9 +266,13 @@ impl<T: Element> MappedStore<T> {
     /// Callers must only write slots that no reader can observe yet (a new slot before it
     /// is published, or during replay before the collection is shared). In a read-only
     /// store the write lands in private memory.
+    ///
+    /// The row's disk space is allocated first (see [`allocate`](Self::allocate)); writers
+    /// of many rows call `allocate` for all of them before writing any, so that a full
+    /// disk fails the whole write up front.
     pub fn set(&self, slot: u32, v: &[T]) -> Result<()> {
         debug_assert_eq!(v.len(), self.dim);
-        self.reserve(slot as usize + 1)?;
+        self.allocate(slot as usize, slot as usize + 1)?;
         let (c, off) = locate(slot as usize);
         let base = self.chunks[c].load(Ordering::Acquire);
         // SAFETY: mapped writable (reserve checked), in bounds, and not concurrently read.
@@ -246,6 +295,50 @@ impl<T: Element> MappedStore<T> {
     pub fn disk_bytes(&self) -> u64 {
         crate::store::fsutil::disk_usage(&self.path)
     }
+}
+
+/// Allocates disk blocks for `len` bytes of `file` at `offset` without changing data
+/// that is already there (`fallocate` mode 0 on Linux). Where the file system has no
+/// `fallocate` (and on other Unix systems) the range is written with zeros instead, which
+/// the callers allow: they only pass rows not written yet.
+#[cfg(unix)]
+fn allocate_range(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        loop {
+            // SAFETY: a valid descriptor; fallocate only reads its scalar arguments.
+            let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset as libc::off_t, len as libc::off_t) };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => break,
+                _ => return Err(e),
+            }
+        }
+    }
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = offset;
+    while at < offset + len {
+        let n = ((offset + len - at) as usize).min(zeros.len());
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    // the blocks exist once the data is on disk; fsync reports a full disk here at the latest
+    file.sync_data()
+}
+
+/// Windows extends files with allocated zeros (`set_len`), so there is nothing to do.
+#[cfg(not(unix))]
+fn allocate_range(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
