@@ -33,7 +33,7 @@ pub mod text;
 pub mod vector;
 
 pub use cancel::Cancel;
-pub use collection::{Collection, CollectionConfig, Hit, Mode, Quantization, SearchQuery, Select};
+pub use collection::{Collection, CollectionConfig, Hit, Mode, Quantization, RepairOptions, RepairReport, SearchQuery, Select, VerifyReport};
 pub use database::{Database, OpenOptionsDb};
 pub use error::{Error, ErrorCode, Location, Result};
 pub use filter::Filter;

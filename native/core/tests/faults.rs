@@ -298,3 +298,104 @@ fn damaged_record_bytes_and_vector_rows_are_refused_not_served() {
     assert_eq!(c.search(&q).unwrap()[0].id, "r9");
     assert!(c.verify().unwrap().damaged.is_empty());
 }
+
+/// A collection of 3 upsert frames (r0..r299) and a delete of r5, all checkpointed; returns
+/// its directory and the byte offset where each frame starts in the log.
+fn checkpointed(name: &str) -> (PathBuf, Vec<u64>) {
+    let dir = tmp(name);
+    let cdir = dir.join("c");
+    let c = Collection::create(&cdir, "c", CollectionConfig { dimension: Some(DIM), ..Default::default() }).unwrap();
+    let mut starts = Vec::new();
+    let log_len = |c: &Collection| std::fs::metadata(c.dir().join("records-0.log")).map_or(0, |m| m.len());
+    for b in 0..3 {
+        starts.push(log_len(&c));
+        c.upsert(batch(b * 100, 100)).unwrap();
+    }
+    starts.push(log_len(&c));
+    c.delete(&["r5".into()]).unwrap();
+    c.close().unwrap();
+    (cdir, starts)
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn repair_never_trades_a_verified_checkpoint_for_a_damaged_log() {
+    let (cdir, starts) = checkpointed("repair-damaged-frame");
+    let log = cdir.join("records-0.log");
+    flip_at(&log, starts[1] + 500); // inside the second frame (r100..r199), checkpointed
+    // open still serves everything from the checkpoint ...
+    let c = Collection::open(&cdir, false).unwrap();
+    assert_eq!(c.count(None).unwrap(), 299);
+    let report = c.verify().unwrap();
+    assert_eq!(report.damaged_frames.len(), 1);
+    assert_eq!(report.damaged_frames[0].offset, starts[1]);
+    c.close().unwrap();
+    // ... so repair refuses to rebuild from the log, names the frame, and changes nothing
+    let before = files(&cdir);
+    let e = Collection::repair(&cdir).err().expect("repair must refuse");
+    assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+    assert!(e.message().contains(&format!("byte {}", starts[1])), "{e}");
+    assert_eq!(files(&cdir), before, "a refused repair changes no file");
+    assert_eq!(Collection::open(&cdir, false).unwrap().count(None).unwrap(), 299);
+    // with acceptLoss it rebuilds from what the log holds and says what went
+    let (c, report) = Collection::repair_with(&cdir, hektor_core::RepairOptions { accept_loss: true }).unwrap();
+    assert_eq!(report.dropped_frames.len(), 1);
+    assert_eq!((report.records_before, report.records, report.lost), (Some(299), 199, 100));
+    assert_eq!(report.lost_ids[0], "r100");
+    assert_eq!(c.count(None).unwrap(), 199);
+    assert!(c.verify().unwrap().is_ok(), "the damaged frame is gone from the rewritten log");
+    c.close().unwrap();
+    assert_eq!(Collection::open(&cdir, false).unwrap().count(None).unwrap(), 199);
+}
+
+#[test]
+fn a_log_cut_below_its_checkpoint_is_not_repaired_into_an_older_state() {
+    let (cdir, starts) = checkpointed("repair-short-log");
+    let log = cdir.join("records-0.log");
+    OpenOptions::new().write(true).open(&log).unwrap().set_len(starts[2]).unwrap();
+    let e = Collection::open(&cdir, false).err().unwrap();
+    assert_eq!(e.code(), ErrorCode::Corrupt);
+    let before = files(&cdir);
+    let e = Collection::repair(&cdir).err().expect("repair must refuse");
+    assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+    assert!(e.message().contains("shorter than its checkpoint"), "{e}");
+    assert_eq!(files(&cdir), before);
+    let (c, report) = Collection::repair_with(&cdir, hektor_core::RepairOptions { accept_loss: true }).unwrap();
+    assert_eq!((report.records_before, report.records), (None, 200));
+    assert_eq!(c.count(None).unwrap(), 200);
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_frame_never_brings_a_deleted_record_back_silently() {
+    let (cdir, starts) = checkpointed("repair-last-frame");
+    // a delete after the checkpoint is the last frame
+    {
+        let c = Collection::open(&cdir, false).unwrap();
+        c.delete(&["r7".into()]).unwrap();
+        // no close: the delete stays in the log tail only
+        c.abandon_for_test();
+    }
+    let log = cdir.join("records-0.log");
+    let len = std::fs::metadata(&log).unwrap().len();
+    flip_at(&log, len - 3);
+    let e = Collection::open(&cdir, false).err().expect("a damaged last frame is not a torn tail");
+    assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), len, "nothing was cut off");
+    let e = Collection::repair(&cdir).err().expect("repair must refuse");
+    assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+    assert!(e.message().contains("damaged frame"), "{e}");
+    let (c, report) = Collection::repair_with(&cdir, hektor_core::RepairOptions { accept_loss: true }).unwrap();
+    assert_eq!(report.dropped_frames.len(), 1, "the dropped delete is reported");
+    assert!(c.get(&["r7".into()], Parts::ALL).unwrap()[0].is_some());
+    assert!(c.get(&["r5".into()], Parts::ALL).unwrap()[0].is_none());
+    let _ = starts;
+}

@@ -9,7 +9,9 @@ use crate::store::record::{Parts, Reader};
 use crate::store::{self, FrameKind, RecordLog};
 use crate::text::Bm25Index;
 use crate::vector::{Codes, FrozenGraph, HnswBuilder, Sq8, VectorStore};
-use std::collections::HashMap;
+use crate::store::log::DamagedFrame;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -345,23 +347,73 @@ fn file_gen(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Options of [`Collection::repair_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepairOptions {
+    /// Rebuild from what the record log still holds even when that loses records: damaged
+    /// frames are dropped, a log cut short below its checkpoint is taken as it is, records
+    /// the current state serves but the log no longer holds are gone. Off by default:
+    /// repair then changes nothing and says what it would lose (`ERR_CORRUPT`).
+    pub accept_loss: bool,
+}
+
+/// What [`Collection::repair_with`] did.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepairReport {
+    /// Live records after the repair.
+    pub records: usize,
+    /// Live records the collection served before, when it could be opened at all.
+    pub records_before: Option<usize>,
+    /// Log frames that were damaged and dropped (only with `accept_loss`).
+    pub dropped_frames: Vec<DamagedFrame>,
+    /// Records served before and not after (only with `accept_loss`), at most 100 ids.
+    pub lost_ids: Vec<String>,
+    /// How many records were lost in all (see `lost_ids`).
+    pub lost: usize,
+    /// Bytes of a torn tail (an interrupted write, never acknowledged) cut off the log.
+    pub torn_bytes: u64,
+}
+
+/// Live record ids (chunks excluded) of an open collection.
+fn live_ids(c: &Collection) -> HashSet<Box<str>> {
+    let st = c.state.read();
+    (0..st.slots.len() as u32).filter(|&s| st.is_record(s, None)).map(|s| st.slots[s as usize].id.clone()).collect()
+}
+
 impl Collection {
+    /// Rebuilds the collection in `dir` from its record log with the default
+    /// [`RepairOptions`]; see [`repair_with`](Self::repair_with).
+    pub fn repair(dir: &Path) -> Result<Collection> {
+        Self::repair_with(dir, RepairOptions::default()).map(|(c, _)| c)
+    }
+
     /// Rebuilds the collection in `dir` from its record log, the source of truth: the
-    /// slot table, metadata, vector file, BM25 index and HNSW graph are discarded and
-    /// derived again by replaying every frame, then a fresh checkpoint is written.
+    /// slot table, metadata, vector file, BM25 index and HNSW graph are derived again by
+    /// replaying every frame into files of a new generation, beside the current ones, and
+    /// the new state replaces the old one (one atomic manifest write) only when it holds
+    /// at least what the old state served.
     ///
     /// The log named by the manifest is used when the manifest is readable; otherwise the
     /// oldest `records-<g>.log` in the directory (a compaction's newer log only replaces it
-    /// once its manifest is published, and then both hold the same live records). A log
-    /// damaged before its tail, or an unreadable `collection.json`, cannot be repaired
-    /// this way and is reported as `ERR_CORRUPT`. Safe to interrupt: a crash part-way
-    /// leaves a manifest that makes the next open (or repair) replay the whole log.
-    pub fn repair(dir: &Path) -> Result<Collection> {
-        let cfile = dir.join(super::COLLECTION_FILE);
-        if !cfile.exists() {
-            return Err(Error::new(crate::ErrorCode::NotFound, format!("no collection at {}", dir.display())));
-        }
+    /// once its manifest is published, and then both hold the same live records).
+    ///
+    /// When the rebuild would lose something (a damaged frame in the log, a log shorter
+    /// than its checkpoint, a record the current state serves that the log no longer
+    /// holds), nothing is changed and the error is `ERR_CORRUPT` naming the frame, unless
+    /// [`RepairOptions::accept_loss`] is set: then the rebuilt state is kept, the log is
+    /// rewritten without the damaged frames (a compaction), and the report lists what was
+    /// lost. An unreadable `collection.json` is `ERR_CORRUPT` too. Safe to interrupt: until
+    /// the new manifest is written, the old state is untouched; after, it is the new one.
+    pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<(Collection, RepairReport)> {
+        let cf = super::CollectionFile::read(dir)?;
         let old = Manifest::load(dir).ok().flatten();
+        // what the collection serves now, if it opens (read-only: nothing is changed)
+        let before = Collection::open(dir, true).ok().map(|c| {
+            let ids = live_ids(&c);
+            let _ = c.close();
+            ids
+        });
         let mut logs: Vec<(u64, String)> = Vec::new();
         let mut max_gen = old.as_ref().map_or(0, |m| m.gen);
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(e, format!("listing {}", dir.display())))?;
@@ -378,19 +430,72 @@ impl Collection {
             Some(m) if dir.join(&m.log).exists() => m.log.clone(),
             _ => logs.first().map_or_else(|| Manifest::initial().log, |(_, n)| n.clone()),
         };
-        // a generation above every file's, so no later checkpoint or compaction reuses a name
-        let m = Manifest { format_version: manifest::FORMAT_VERSION, gen: max_gen + 1, log, ..Default::default() };
-        fsutil::sync_dir(dir)?;
-        m.store(dir)?;
-        let col = Collection::open(dir, false)?;
+        // a generation above every file's, so the new files never overwrite the old ones
+        let base = max_gen + 1;
+        for g in [base, base + 1] {
+            remove_generation(dir, g, old.as_ref().unwrap_or(&Manifest::initial()));
+        }
+        let log_len = std::fs::metadata(dir.join(&log)).map_or(0, |m| m.len());
+        let m = Manifest { format_version: manifest::FORMAT_VERSION, gen: base, log: log.clone(), ..Default::default() };
+        let mut salvage = crate::store::log::Salvage::default();
+        let col = match Collection::assemble(dir, cf, m, false, false, Some(&mut salvage)) {
+            Ok(c) => c,
+            Err(e) => {
+                remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
+                return Err(e);
+            }
+        };
+        let after = live_ids(&col);
+        let mut report = RepairReport {
+            records: after.len(),
+            records_before: before.as_ref().map(|b| b.len()),
+            torn_bytes: salvage.torn_bytes,
+            ..Default::default()
+        };
+        let mut lost: Vec<String> = before.iter().flatten().filter(|id| !after.contains(*id)).map(|id| id.to_string()).collect();
+        lost.sort();
+        report.lost = lost.len();
+        let short = old.as_ref().filter(|o| o.log == log && log_len < o.log_offset).map(|o| (log_len, o.log_offset));
+        let mut losses = Vec::new();
+        if let Some(f) = salvage.damaged.first() {
+            let seq = f.seq.map_or(String::new(), |s| format!(", sequence {s}"));
+            losses.push(format!(
+                "the record log has {} damaged frame(s), the first at byte {}{seq} ({})",
+                salvage.damaged.len(),
+                f.offset,
+                f.reason
+            ));
+        }
+        if let Some((len, offset)) = short {
+            losses.push(format!("the record log ({len} bytes) is shorter than its checkpoint ({offset} bytes): later writes are gone"));
+        }
+        if !lost.is_empty() {
+            losses.push(format!("{} record(s) the collection serves now would be lost (first: {:?})", lost.len(), lost[0]));
+        }
+        if !losses.is_empty() && !opts.accept_loss {
+            col.abandon();
+            remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
+            return Err(Error::corrupt(
+                &dir.join(&log),
+                format!("repair would lose data: {}. Nothing was changed; repair with acceptLoss to rebuild from what the log still holds", losses.join("; ")),
+            ));
+        }
+        report.lost_ids = lost.into_iter().take(100).collect();
+        report.dropped_frames = salvage.damaged;
         {
             let mut wg = col.writer.lock();
             if let Some(w) = wg.as_mut() {
+                // the torn tail was never acknowledged; new frames go where it started
+                w.log.truncate_to_end()?;
                 w.dirty = true;
                 col.checkpoint_locked(w)?;
             }
         }
-        Ok(col)
+        if !report.dropped_frames.is_empty() {
+            // a log without the damaged frames, so they are not met again
+            col.compact(&Cancel::new())?;
+        }
+        Ok((col, report))
     }
 }
 

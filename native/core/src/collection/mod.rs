@@ -39,6 +39,7 @@ mod maintenance;
 mod search;
 
 pub use config::{CollectionConfig, Limits, Quantization};
+pub use maintenance::{RepairOptions, RepairReport};
 pub use search::{Hit, Mode, SearchQuery, Select};
 
 use crate::cancel::Cancel;
@@ -48,6 +49,7 @@ use crate::rag::chunk::{self, ChunkOptions};
 use crate::rag::models::Embedder;
 use crate::store::fsutil;
 use crate::store::record::{self, Parts, Reader, Record};
+use crate::store::log::{Frame, Salvage};
 use crate::store::{FrameKind, RecordLog};
 use crate::text::{Analyzer, Bm25Index};
 use crate::vector::{distance, Codes, FrozenGraph, HnswBuilder, VectorStore};
@@ -116,6 +118,17 @@ struct CollectionFile {
     format_version: u32,
     name: String,
     config: CollectionConfig,
+}
+
+impl CollectionFile {
+    /// Reads `dir/collection.json`: `ERR_NOT_FOUND` when absent, `ERR_CORRUPT` when unreadable.
+    fn read(dir: &Path) -> Result<CollectionFile> {
+        let cfile = dir.join(COLLECTION_FILE);
+        if !cfile.exists() {
+            return Err(Error::new(ErrorCode::NotFound, format!("no collection at {}", dir.display())));
+        }
+        serde_json::from_slice(&fsutil::read(&cfile)?).map_err(|e| Error::corrupt(&cfile, format!("unreadable: {e}")))
+    }
 }
 
 /// Everything searches read, behind one read-write lock.
@@ -382,14 +395,7 @@ impl Collection {
     }
 
     fn open_once(dir: &Path, read_only: bool) -> Result<Collection> {
-        let cfile = dir.join(COLLECTION_FILE);
-        if !cfile.exists() {
-            return Err(Error::new(ErrorCode::NotFound, format!("no collection at {}", dir.display())));
-        }
-        let cf: CollectionFile =
-            serde_json::from_slice(&fsutil::read(&cfile)?).map_err(|e| Error::corrupt(&cfile, format!("unreadable: {e}")))?;
-        let config = cf.config;
-        let analyzer = Arc::new(Analyzer::new(&config.analyzer)?);
+        let cf = CollectionFile::read(dir)?;
         let man = Manifest::load(dir)?;
         let fresh = man.is_none();
         let man = man.unwrap_or_else(Manifest::initial);
@@ -397,6 +403,15 @@ impl Collection {
             // files of unfinished checkpoints or compactions (a crash) are garbage
             maintenance::remove_stale_files(dir, &man);
         }
+        Self::assemble(dir, cf, man, fresh, read_only, None)
+    }
+
+    /// Builds an open collection from the checkpoint `man` names and the log after it.
+    /// With `salvage` (repair), the log is read with [`RecordLog::salvage`]: damaged frames
+    /// are skipped and reported there, and nothing on disk is changed by the replay.
+    fn assemble(dir: &Path, cf: CollectionFile, man: Manifest, fresh: bool, read_only: bool, salvage: Option<&mut Salvage>) -> Result<Collection> {
+        let config = cf.config;
+        let analyzer = Arc::new(Analyzer::new(&config.analyzer)?);
 
         let (slots, meta) = match &man.slots {
             Some(f) => manifest::load_slots(&dir.join(f))?,
@@ -411,7 +426,7 @@ impl Collection {
             None => FrozenGraph::empty(),
         };
         let vectors = match config.dimension {
-            Some(d) => Self::open_vectors(dir, man.vectors.as_deref(), d, read_only)?,
+            Some(d) => Self::open_vectors(dir, man.vectors.as_deref(), man.gen, d, read_only)?,
             None => None,
         };
         if slots.len() as u64 != man.n_slots {
@@ -485,10 +500,16 @@ impl Collection {
         // replay the log after the checkpoint
         let mut next_seq = man.next_seq;
         if let Some(log) = wlog.as_mut() {
-            log.scan(man.log_offset, !read_only, |frame| {
+            let apply = |frame: Frame| {
                 next_seq = next_seq.max(frame.seq + 1);
                 col.apply_frame(frame.kind, frame.payload_offset, &frame.payload)
-            })?;
+            };
+            match salvage {
+                Some(out) => *out = log.salvage(man.log_offset, apply)?,
+                None => {
+                    log.scan(man.log_offset, !read_only, apply)?;
+                }
+            }
         }
         if !read_only {
             let log = wlog.unwrap();
@@ -506,9 +527,13 @@ impl Collection {
         Ok(col)
     }
 
-    /// Opens the vector file `name` (default `vectors-0.f32`); `None` when read-only and absent.
-    fn open_vectors(dir: &Path, name: Option<&str>, dim: usize, read_only: bool) -> Result<Option<Arc<VectorStore>>> {
-        let p = dir.join(name.unwrap_or("vectors-0.f32"));
+    /// Opens the vector file `name` (default `vectors-<gen>.f32`, `gen` being the
+    /// checkpoint's generation); `None` when read-only and absent.
+    fn open_vectors(dir: &Path, name: Option<&str>, gen: u64, dim: usize, read_only: bool) -> Result<Option<Arc<VectorStore>>> {
+        let p = match name {
+            Some(n) => dir.join(n),
+            None => dir.join(format!("vectors-{gen}.f32")),
+        };
         if read_only && !p.exists() {
             return Ok(None);
         }
@@ -925,7 +950,7 @@ impl Collection {
         }
         let mut st = self.state.write();
         if st.vectors.is_none() {
-            st.vectors = Self::open_vectors(&self.dir, None, dim, self.read_only)?;
+            st.vectors = Self::open_vectors(&self.dir, None, self.generation.load(Ordering::Relaxed), dim, self.read_only)?;
         }
         Ok(())
     }
@@ -1208,6 +1233,19 @@ impl Collection {
         st.codes = None;
         st.graph = Arc::new(FrozenGraph::empty());
         r
+    }
+
+    /// Closes without a checkpoint and without writing anything (a repair that gives up
+    /// on the state it built).
+    pub(crate) fn abandon(self) {
+        *self.writer.lock() = None;
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Drops the handle like a killed process would: no checkpoint, nothing written.
+    #[doc(hidden)]
+    pub fn abandon_for_test(self) {
+        self.abandon();
     }
 
     /// True once closed.

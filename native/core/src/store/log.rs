@@ -337,6 +337,15 @@ impl RecordLog {
         Ok(None)
     }
 
+    /// Cuts the file to the valid log's end (a torn tail [`salvage`](Self::salvage) left
+    /// in place), so the next frame is appended where the valid log ends.
+    pub fn truncate_to_end(&mut self) -> Result<()> {
+        if self.file_len()? > self.end {
+            self.cut_torn_tail(self.end)?;
+        }
+        Ok(())
+    }
+
     /// fsyncs the file.
     pub fn sync(&self) -> Result<()> {
         self.file.sync_all().map_err(|e| Error::io(e, format!("syncing {}", self.path.display())))
