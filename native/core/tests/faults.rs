@@ -399,3 +399,51 @@ fn a_flipped_byte_in_the_last_frame_never_brings_a_deleted_record_back_silently(
     assert!(c.get(&["r5".into()], Parts::ALL).unwrap()[0].is_none());
     let _ = starts;
 }
+
+#[test]
+fn a_read_only_handle_follows_the_writer_in_whole_batches() {
+    let dir = tmp("follow");
+    let cdir = dir.join("c");
+    let w = Collection::create(&cdir, "c", CollectionConfig { dimension: Some(DIM), ..Default::default() }).unwrap();
+    w.upsert(batch(0, 100)).unwrap();
+    let r = Collection::open(&cdir, true).unwrap();
+    assert_eq!(r.count(None).unwrap(), 100);
+    // new writes: seen at once after refresh(), and by any read after FOLLOW_INTERVAL
+    w.upsert(batch(100, 50)).unwrap();
+    assert!(r.refresh().unwrap());
+    assert_eq!(r.count(None).unwrap(), 150);
+    w.delete(&["r3".into()]).unwrap();
+    w.upsert(batch(150, 50)).unwrap();
+    std::thread::sleep(hektor_core::collection::FOLLOW_INTERVAL * 2);
+    assert_eq!(r.count(None).unwrap(), 199);
+    assert!(r.get(&["r3".into()], Parts::ALL).unwrap()[0].is_none());
+    let t = SearchQuery { text: Some("number 170".into()), mode: Some(hektor_core::Mode::Text), k: 1, ..Default::default() };
+    assert_eq!(r.search(&t).unwrap()[0].id, "r170");
+    // across a checkpoint and a compaction (a new log)
+    w.flush().unwrap();
+    w.upsert(batch(200, 10)).unwrap();
+    r.refresh().unwrap();
+    assert_eq!(r.count(None).unwrap(), 209);
+    w.compact(&Cancel::new()).unwrap();
+    w.upsert(batch(210, 10)).unwrap();
+    assert!(r.refresh().unwrap());
+    assert_eq!(r.count(None).unwrap(), 219);
+    let v = clustered(1, DIM, 4, 42).pop().unwrap();
+    let (a, e) = (SearchQuery { vector: Some(v.clone()), k: 10, ..Default::default() }, SearchQuery { vector: Some(v), k: 10, exact: true, ..Default::default() });
+    let ids = |h: Vec<hektor_core::Hit>| h.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(r.search(&a).unwrap()), ids(w.search(&e).unwrap()));
+    // a frame the writer is still writing is not seen, and is no error
+    let log = cdir.join(Manifest::load(&cdir).unwrap().unwrap().log);
+    let full = std::fs::read(&log).unwrap();
+    w.upsert(batch(220, 5)).unwrap();
+    let with = std::fs::read(&log).unwrap();
+    let frame = with[full.len()..].to_vec();
+    std::fs::write(&log, &full).unwrap();
+    let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(&frame[..frame.len() / 2]).unwrap();
+    assert!(!r.refresh().unwrap());
+    assert_eq!(r.count(None).unwrap(), 219);
+    f.write_all(&frame[frame.len() / 2..]).unwrap();
+    assert!(r.refresh().unwrap());
+    assert_eq!(r.count(None).unwrap(), 224);
+}

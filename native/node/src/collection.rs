@@ -212,6 +212,13 @@ impl NativeCollection {
         job(move || Ok(serde_json::to_string(&col.stats()?).unwrap()))
     }
 
+    /// Catches a read-only handle up with the writer; true when something changed.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn refresh(&self) -> AsyncTask<Job<bool>> {
+        let col = self.inner.clone();
+        job(move || col.refresh())
+    }
+
     /// Writes a checkpoint.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush(&self) -> AsyncTask<Job<()>> {

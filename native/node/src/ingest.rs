@@ -143,7 +143,8 @@ fn run_ingest(col: &Collection, mut src: Box<dyn Source>, opts: IngestOptions, p
         // reported with its source row (stop), then the rest is written
         while !records.is_empty() {
             cancel.check()?;
-            match col.upsert(records.clone()) {
+            // cancellable inside the batch too, while its texts are embedded
+            match col.upsert_in_batches(records.clone(), usize::MAX, &cancel) {
                 Ok(n) => {
                     upserted += n as u64;
                     break;

@@ -20,7 +20,7 @@ const COMPACT_FRAME: usize = 1000;
 
 /// The in-memory graph is re-exported from the builder once this many vectors are
 /// pending (searched exactly meanwhile): at least 2048, else 1/16 of the graph.
-fn refresh_threshold(graph_len: u32) -> u32 {
+pub(crate) fn refresh_threshold(graph_len: u32) -> u32 {
     2048.max(graph_len / 16)
 }
 

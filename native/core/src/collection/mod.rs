@@ -67,8 +67,9 @@ use std::sync::Arc;
 pub const COLLECTION_FILE: &str = "collection.json";
 /// Largest id, in bytes.
 pub const MAX_ID_BYTES: usize = 1024;
-/// Texts per call to the embedder.
-const EMBED_BATCH: usize = 64;
+/// Texts per call to the embedder (also how often an ingest's cancellation is checked
+/// while it embeds: a few hundred milliseconds with a local model on a slow CPU).
+const EMBED_BATCH: usize = 32;
 /// Log bytes after which a write triggers a checkpoint.
 const AUTO_CHECKPOINT_BYTES: u64 = 64 << 20;
 /// Metadata key linking a chunk record to its parent in a chunked collection:
@@ -213,6 +214,22 @@ impl State {
     }
 }
 
+/// Where a read-only handle is in the writer's log (see [`Collection::refresh`]).
+pub(crate) struct Follow {
+    /// The log being followed (`None` until the writer has created it).
+    log: Option<RecordLog>,
+    /// Its file name, as the manifest names it.
+    log_name: String,
+    /// Bytes of the log applied so far.
+    offset: u64,
+    /// When the log was last looked at.
+    checked: std::time::Instant,
+}
+
+/// How often a read-only handle looks for the writer's new writes (at most once per this
+/// interval, on its next call).
+pub const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The writer's private state (absent for read-only handles).
 pub(crate) struct Writer {
     pub(crate) log: RecordLog,
@@ -316,6 +333,8 @@ pub struct Collection {
     analyzer: Arc<Analyzer>,
     pub(crate) state: RwLock<State>,
     pub(crate) writer: Mutex<Option<Writer>>,
+    /// A read-only handle's position in the writer's log.
+    follow: Mutex<Option<Follow>>,
     /// Turns text into vectors for records and queries that have none.
     embedder: RwLock<Option<Arc<dyn Embedder>>>,
     /// Generation of the checkpoint the state is based on (for `stats`).
@@ -493,6 +512,7 @@ impl Collection {
                 log: reader_log,
             }),
             writer: Mutex::new(None),
+            follow: Mutex::new(None),
             embedder: RwLock::new(None),
             generation: AtomicU64::new(man.gen),
             closed: AtomicBool::new(false),
@@ -511,7 +531,10 @@ impl Collection {
                 }
             }
         }
-        if !read_only {
+        if read_only {
+            let offset = wlog.as_ref().map_or(0, |l| l.end());
+            *col.follow.lock() = Some(Follow { log: wlog, log_name: man.log.clone(), offset, checked: std::time::Instant::now() });
+        } else {
             let log = wlog.unwrap();
             let replayed = log.end() > man.log_offset;
             *col.writer.lock() = Some(Writer {
@@ -563,6 +586,87 @@ impl Collection {
     /// True when opened read-only.
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// [`check_open`](Self::check_open) for calls that read: a read-only handle first
+    /// catches up with the writer when it last looked more than [`FOLLOW_INTERVAL`] ago.
+    /// Must not be called with the state lock held.
+    pub(crate) fn check_readable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            // a concurrent call is already catching up: no need to wait for it
+            if let Some(mut fg) = self.follow.try_lock() {
+                if fg.as_ref().is_some_and(|f| f.checked.elapsed() >= FOLLOW_INTERVAL) {
+                    // a failure leaves the last state served; `refresh()` reports it
+                    let _ = self.refresh_locked(&mut fg);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings a read-only handle up to date with the writer: applies the log frames
+    /// written since it last looked (whole frames only, so never part of a batch), or,
+    /// after a compaction or repair (a new log) or when the writer's checkpoint has a much
+    /// newer graph, reloads from the latest checkpoint. Reads do this by themselves at
+    /// most every [`FOLLOW_INTERVAL`]; call it to see a write at once. Returns whether
+    /// anything changed; a no-op (`false`) on a writable handle.
+    pub fn refresh(&self) -> Result<bool> {
+        self.check_open()?;
+        if !self.read_only {
+            return Ok(false);
+        }
+        let mut fg = self.follow.lock();
+        self.refresh_locked(&mut fg)
+    }
+
+    fn refresh_locked(&self, fg: &mut Option<Follow>) -> Result<bool> {
+        let Some(f) = fg.as_mut() else { return Ok(false) };
+        f.checked = std::time::Instant::now();
+        let man = Manifest::load(&self.dir)?.unwrap_or_else(Manifest::initial);
+        let stale_graph = man.gen != self.generation.load(Ordering::Relaxed) && {
+            let st = self.state.read();
+            let graph = st.graph.len();
+            st.slots.len() as u32 - graph.min(st.slots.len() as u32) >= maintenance::refresh_threshold(graph)
+        };
+        if man.log != f.log_name || stale_graph {
+            return self.reload(fg);
+        }
+        if f.log.is_none() {
+            let p = self.dir.join(&f.log_name);
+            if !p.exists() {
+                return Ok(false);
+            }
+            f.log = Some(RecordLog::open(&p, false)?);
+            self.state.write().log = Some(Arc::new(RecordLog::open(&p, false)?));
+        }
+        let log = f.log.as_mut().unwrap();
+        let mut changed = false;
+        let tail = log.scan(f.offset, false, |frame| {
+            changed = true;
+            self.apply_frame(frame.kind, frame.payload_offset, &frame.payload)
+        });
+        match tail {
+            Ok(_) => {
+                f.offset = log.end();
+                Ok(changed)
+            }
+            // a frame that applied in part leaves no half state behind: start over
+            Err(_) if changed => self.reload(fg),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces a read-only handle's state with a fresh open of the latest checkpoint.
+    fn reload(&self, fg: &mut Option<Follow>) -> Result<bool> {
+        let fresh = Collection::open_once(&self.dir, true)?;
+        std::mem::swap(&mut *self.state.write(), &mut *fresh.state.write());
+        std::mem::swap(&mut *self.config.write(), &mut *fresh.config.write());
+        std::mem::swap(fg, &mut *fresh.follow.lock());
+        self.generation.store(fresh.generation.load(Ordering::Relaxed), Ordering::Relaxed);
+        // the old state goes with `fresh`, which writes nothing
+        fresh.abandon();
+        Ok(true)
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -760,9 +864,15 @@ impl Collection {
 
     /// Embeds `texts` with the attached embedder, in batches, checking the output.
     pub(crate) fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_cancellable(texts, &Cancel::new())
+    }
+
+    /// [`embed`](Self::embed), checking `cancel` before each call to the embedder.
+    fn embed_cancellable(&self, texts: &[&str], cancel: &Cancel) -> Result<Vec<Vec<f32>>> {
         let Some(e) = self.embedder() else { return Err(Error::invalid("no embedder is attached to this collection")) };
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(EMBED_BATCH) {
+            cancel.check()?;
             let vs = e.embed(chunk).map_err(|err| err.context(format!("embedding with {}", e.describe())))?;
             if vs.len() != chunk.len() {
                 return Err(Error::internal(format!("embedder {} returned {} vectors for {} texts", e.describe(), vs.len(), chunk.len())));
@@ -774,7 +884,7 @@ impl Collection {
 
     /// Gives records that have text but no vector an embedding (when an embedder is
     /// attached); in a chunked collection, only the chunk records.
-    fn embed_missing(&self, records: &mut [Record]) -> Result<()> {
+    fn embed_missing(&self, records: &mut [Record], cancel: &Cancel) -> Result<()> {
         if self.embedder.read().is_none() {
             return Ok(());
         }
@@ -786,7 +896,7 @@ impl Collection {
             return Ok(());
         }
         let texts: Vec<&str> = idx.iter().map(|&i| records[i].text.as_deref().unwrap()).collect();
-        let vectors = self.embed(&texts)?;
+        let vectors = self.embed_cancellable(&texts, cancel)?;
         for (i, v) in idx.into_iter().zip(vectors) {
             records[i].vector = Some(v);
         }
@@ -829,16 +939,17 @@ impl Collection {
         while rest.peek().is_some() {
             cancel.check()?;
             let (recs, rows): (Vec<Record>, Vec<usize>) = rest.by_ref().take(batch).unzip();
-            self.write_batch(recs, rows)?;
+            self.write_batch(recs, rows, cancel)?;
         }
         Ok(distinct)
     }
 
     /// Chunks, embeds, prepares and writes one batch of validated records in one log
-    /// frame; `rows[i]` is the caller's row of `records[i]`.
-    fn write_batch(&self, records: Vec<Record>, rows: Vec<usize>) -> Result<()> {
+    /// frame; `rows[i]` is the caller's row of `records[i]`. `cancel` is checked while the
+    /// embedder runs (nothing of the batch is written then).
+    fn write_batch(&self, records: Vec<Record>, rows: Vec<usize>, cancel: &Cancel) -> Result<()> {
         let (mut records, rows) = self.expand_chunks(records, rows)?;
-        self.embed_missing(&mut records)?;
+        self.embed_missing(&mut records, cancel)?;
         let (prepared, dim) = self.prepare(&records, &rows)?;
         let mut wg = self.writer.lock();
         let w = wg.as_mut().ok_or_else(|| Error::new(ErrorCode::Closed, "collection is closed"))?;
@@ -1097,7 +1208,7 @@ impl Collection {
     /// Records by id, in the order asked (`None` for unknown ids and chunk ids). The
     /// parent of chunks comes with its full text and metadata and no vector.
     pub fn get(&self, ids: &[String], parts: Parts) -> Result<Vec<Option<Record>>> {
-        self.check_open()?;
+        self.check_readable()?;
         let st = self.state.read();
         ids.iter()
             .map(|id| match st.ids.get(id.as_str()) {
@@ -1115,7 +1226,7 @@ impl Collection {
 
     /// Number of live records, or of those matching `filter` (chunks are not records).
     pub fn count(&self, filter: Option<&Filter>) -> Result<usize> {
-        self.check_open()?;
+        self.check_readable()?;
         let st = self.state.read();
         Ok(match filter {
             Some(f) if !f.is_empty() => (0..st.slots.len() as u32).filter(|&s| st.is_record(s, Some(f))).count(),
@@ -1125,7 +1236,7 @@ impl Collection {
 
     /// Counts and sizes.
     pub fn stats(&self) -> Result<Stats> {
-        self.check_open()?;
+        self.check_readable()?;
         let config = self.config();
         let st = self.state.read();
         let generation = self.generation.load(Ordering::Relaxed);
@@ -1157,7 +1268,7 @@ impl Collection {
     /// changes nothing. Records of a slot table written before checksums existed (format
     /// 1) are checked only through their log frames until the next compaction.
     pub fn verify(&self) -> Result<VerifyReport> {
-        self.check_open()?;
+        self.check_readable()?;
         let st = self.state.read();
         let mut report = VerifyReport::default();
         for slot in 0..st.slots.len() as u32 {

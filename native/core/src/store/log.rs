@@ -250,8 +250,10 @@ impl RecordLog {
     }
 
     /// Calls `f` for each valid frame from byte `from` on. A torn tail is cut off when
-    /// `repair` is true (the writer), or ignored (readers). A damaged frame anywhere,
-    /// the last one included, is `ERR_CORRUPT` naming its byte offset and sequence number.
+    /// `repair` is true (the writer), or ignored (readers, who also stop before a last
+    /// frame that fails its checksum: the writer may be writing it). Any other damaged
+    /// frame, and for the writer the last one too, is `ERR_CORRUPT` naming its byte offset
+    /// and sequence number.
     /// Returns the number of frames.
     pub fn scan(&mut self, from: u64, repair: bool, mut f: impl FnMut(Frame) -> Result<()>) -> Result<usize> {
         let len = self.file_len()?;
@@ -269,6 +271,8 @@ impl RecordLog {
                     }
                     break;
                 }
+                // a reader may see the writer's last frame while it is being written
+                At::Damaged { next: Some(n), .. } if !repair && n == len => break,
                 At::Damaged { reason, seq, .. } => {
                     let seq = seq.map_or(String::new(), |s| format!(" (sequence {s})"));
                     return Err(Error::corrupt(&self.path, format!("{reason} in frame at byte {pos}{seq}")));

@@ -1,0 +1,181 @@
+// Faults that must not lose data or end the process, seen from the SDK: a full disk (a
+// small tmpfs, mounted when the tests run as root), whole-call validation, duplicate ids,
+// damaged bytes (verify, repair that refuses to lose data), and readers that follow the
+// writer. The engine-level tests of the same classes are in native/core/tests/faults.rs.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../ts/dist/index.js';
+import { clustered, rejectsWith, tmpDir } from './helpers.mjs';
+
+const DIM = 32;
+
+function records(from, n, seed = from + 1) {
+  return clustered(n, DIM, 4, seed).map((v, j) => ({
+    id: `r${from + j}`,
+    text: `record number ${from + j} in group${(from + j) % 7}`,
+    vector: v,
+    metadata: { i: from + j },
+  }));
+}
+
+/** Mounts a tmpfs of `mib` MiB on a fresh dir; null (and a note) where that is not possible. */
+function tmpfs(t, mib) {
+  const dir = tmpDir('tmpfs');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    t.skip('cannot mount a tmpfs here (needs root and mount(8)): the full-disk path is covered by no SDK test');
+    return null;
+  }
+  process.on('exit', () => {
+    try {
+      execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  });
+  return dir;
+}
+
+/** Fills the file system of `dir` with a file, leaving about `leave` bytes free. */
+function fill(dir, leave) {
+  const p = path.join(dir, 'filler');
+  const fd = fs.openSync(p, 'a');
+  const block = Buffer.alloc(64 << 10, 0x55);
+  try {
+    for (;;) fs.writeSync(fd, block);
+  } catch (e) {
+    assert.equal(e.code, 'ENOSPC');
+  }
+  fs.ftruncateSync(fd, Math.max(0, fs.fstatSync(fd).size - leave));
+  fs.closeSync(fd);
+  return () => fs.truncateSync(p, 0);
+}
+
+describe('faults', () => {
+  test('a full disk is ERR_IO, the process lives on, and the collection works once space returns', async (t) => {
+    const fsdir = tmpfs(t, 12);
+    if (!fsdir) return;
+    const db = await open(path.join(fsdir, 'db'));
+    const col = await db.createCollection('docs', { dimension: DIM });
+    await col.upsert(records(0, 200));
+    await col.flush();
+    const free = fill(fsdir, 200 << 10);
+    let acked = 200;
+    let err;
+    for (let i = 0; i < 10_000 && !err; i++) {
+      try {
+        acked += (await col.upsert(records(acked, 50))).upserted;
+      } catch (e) {
+        err = e;
+      }
+    }
+    assert.equal(err?.code, 'ERR_IO', String(err));
+    assert.equal(await col.count(), acked);
+    await rejectsWith(assert, col.compact(), 'ERR_IO');
+    assert.equal((await col.search({ vector: records(0, 1)[0].vector, k: 3 })).length, 3);
+    free();
+    await col.upsert(records(acked, 50));
+    await col.compact();
+    await db.close();
+    const again = await open(path.join(fsdir, 'db'));
+    assert.equal(await (await again.collection('docs')).count(), acked + 50);
+    await again.close();
+  });
+
+  test('an upsert call is validated whole: a bad record in a later batch writes nothing and is named by its row in the call', async () => {
+    const db = await open(tmpDir('whole'));
+    const col = await db.createCollection('c');
+    const recs = records(0, 2500);
+    recs[2400].vector = new Float32Array(DIM + 1).fill(1);
+    const e = await rejectsWith(assert, col.upsert(recs, { batchSize: 1000 }), 'ERR_DIMENSION_MISMATCH');
+    assert.equal(e.location.row, 2400);
+    assert.equal(await col.count(), 0);
+    const deep = records(0, 2500);
+    let m = { x: 1 };
+    for (let i = 0; i < 40; i++) m = { m };
+    deep[2400].metadata = m;
+    assert.equal((await rejectsWith(assert, col.upsert(deep, { batchSize: 1000 }), 'ERR_LIMIT')).location.row, 2400);
+    assert.equal(await col.count(), 0);
+    assert.deepEqual(await col.upsert(records(0, 2500), { batchSize: 1000 }), { upserted: 2500 });
+    await db.close();
+  });
+
+  test('duplicate ids in one call: the last wins and is counted once', async () => {
+    const db = await open(tmpDir('dups'));
+    const col = await db.createCollection('c');
+    const recs = records(0, 3);
+    recs.push({ ...recs[1], text: 'second version' }, { ...recs[1], text: 'third version' });
+    assert.deepEqual(await col.upsert(recs, { batchSize: 2 }), { upserted: 3 });
+    assert.equal(await col.count(), 3);
+    const [r1] = await col.get(['r1']);
+    assert.equal(r1.text, 'third version');
+    await db.close();
+  });
+
+  test('damaged bytes: get rejects with ERR_CORRUPT, verify lists them, repair refuses to lose data unless told', async () => {
+    const dir = tmpDir('damage');
+    let db = await open(dir);
+    let col = await db.createCollection('c', { dimension: DIM });
+    await col.upsert(records(0, 100));
+    await col.upsert(records(100, 100));
+    await db.close();
+    // one byte of r150's text, inside the second (checkpointed) frame
+    const cdir = path.join(dir, 'c');
+    const manifest = JSON.parse(fs.readFileSync(path.join(cdir, 'manifest.json'), 'utf8'));
+    const log = path.join(cdir, manifest.log);
+    const bytes = fs.readFileSync(log);
+    const at = bytes.indexOf('record number 150 in');
+    bytes[at + 2] ^= 0x20;
+    fs.writeFileSync(log, bytes);
+
+    db = await open(dir);
+    col = await db.collection('c');
+    const e = await rejectsWith(assert, col.get(['r150']), 'ERR_CORRUPT');
+    assert.match(e.message, /r150/);
+    assert.equal((await col.get(['r149']))[0].id, 'r149');
+    const report = await db.verify('c');
+    assert.equal(report.records, 200);
+    assert.deepEqual(report.damaged.map((d) => [d.id, d.part]), [['r150', 'record']]);
+    assert.equal(report.damagedFrames.length, 1);
+    // the checkpoint still serves 200 records: a rebuild from the log would lose 100
+    const before = fs.readdirSync(cdir).sort();
+    const r = await rejectsWith(assert, db.repair('c'), 'ERR_CORRUPT');
+    assert.match(r.message, /damaged frame/);
+    assert.deepEqual(fs.readdirSync(cdir).sort(), before, 'a refused repair changes nothing');
+    assert.equal(await (await db.collection('c')).count(), 200);
+    const done = await db.repair('c', { acceptLoss: true });
+    assert.equal(done.recordsBefore, 200);
+    assert.equal(done.records, 100);
+    assert.equal(done.lost, 100);
+    assert.equal(done.droppedFrames.length, 1);
+    const v = await db.verify('c');
+    assert.deepEqual([v.damaged.length, v.damagedFrames.length], [0, 0]);
+    await db.close();
+  });
+
+  test('a readOnly handle sees the writer’s acknowledged writes within the follow interval, or at once with refresh()', async () => {
+    const dir = tmpDir('follow');
+    const db = await open(dir);
+    const col = await db.createCollection('c', { dimension: DIM });
+    await col.upsert(records(0, 50));
+    const ro = await open(dir, { readOnly: true });
+    const rcol = await ro.collection('c');
+    assert.equal(await rcol.count(), 50);
+    await col.upsert(records(50, 50));
+    await rcol.refresh();
+    assert.equal(await rcol.count(), 100);
+    await col.delete(['r0']);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await rcol.count(), 99);
+    await col.compact();
+    await col.upsert(records(100, 10));
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await rcol.count(), 109);
+    await ro.close();
+    await db.close();
+  });
+});
