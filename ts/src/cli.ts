@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import fs from 'node:fs'
 import path from 'node:path'
 import { HektorError } from './errors'
 import { open, type Database } from './database'
@@ -219,13 +220,87 @@ function progressReporter(json: boolean): { update(p: IngestProgress): void; don
 /** Databases opened by the command, closed (checkpointed) before the process exits. */
 const opened: Database[] = []
 
-async function collectionFor(dbDir: string, name: string, create: Record<string, unknown> | null, embedder?: Embedder): Promise<Collection> {
+/** What {@link collectionFor} found or made. */
+interface Target {
+  db: Database
+  col: Collection
+  /** The collection did not exist before this command. */
+  created: boolean
+}
+
+/** The identity of an embedder descriptor: the same model gives the same key. */
+function embedderKey(d: unknown): string {
+  if (d === null || typeof d !== 'object') return 'none'
+  const { kind, path: p, model, baseURL } = d as Record<string, unknown>
+  return JSON.stringify([kind, p ?? null, model ?? null, baseURL ?? null])
+}
+
+function describeEmbedder(d: unknown): string {
+  if (d === null || typeof d !== 'object') return 'no embedder'
+  const { kind, path: p, model } = d as Record<string, unknown>
+  return `the ${String(kind)} embedder ${String(p ?? model ?? '')}`.trim()
+}
+
+/**
+ * Opens collection `name`, or creates it with `create` when given. For `ingest` with an
+ * `--embedder` into an existing collection, the embedder must be the one the collection
+ * records (its vectors came from that model): an empty collection without one is re-made
+ * with it, so the embedder is recorded for later searches; a collection holding records
+ * made without that embedder is refused with `ERR_INVALID_ARG` (mixing models, or leaving
+ * `embedder: null` so that later searches silently fall back to BM25, would both be wrong).
+ */
+async function collectionFor(dbDir: string, name: string, create: Record<string, unknown> | null, embedder?: Embedder): Promise<Target> {
   const db = await open(dbDir)
   opened.push(db)
   const names = await db.listCollections()
-  if (names.includes(name)) return db.collection(name, embedder ? { embedder } : {})
+  if (names.includes(name)) {
+    const col = await db.collection(name, embedder ? { embedder } : {})
+    if (!create || !embedder) return { db, col, created: false }
+    const st = await col.stats()
+    const stored = st.config.embedder ?? null
+    if (embedderKey(stored) === embedderKey(embedder.descriptor)) return { db, col, created: false }
+    if (stored === null && st.count === 0 && st.deleted === 0) {
+      // made by an earlier ingest that wrote nothing: make it again, recording the embedder
+      const { embedder: _none, ...config } = st.config as unknown as Record<string, unknown>
+      await db.dropCollection(name)
+      return { db, col: await db.createCollection(name, { ...config, embedder }), created: false }
+    }
+    throw new HektorError(
+      'ERR_INVALID_ARG',
+      `collection '${name}' holds ${st.count.toLocaleString()} records made with ${describeEmbedder(stored)}, not with --embedder ${embedder.description}; ` +
+        `ingest into another collection (-c <name>), or leave out --embedder`,
+      { location: { source: name, field: 'embedder' } },
+    )
+  }
   if (!create) throw new HektorError('ERR_NOT_FOUND', `no collection '${name}' in ${dbDir} (collections: ${names.join(', ') || 'none'}); ingest something first`)
-  return db.createCollection(name, { ...create, ...(embedder ? { embedder } : {}) })
+  return { db, col: await db.createCollection(name, { ...create, ...(embedder ? { embedder } : {}) }), created: true }
+}
+
+/** What existed before a command touched the database directory. */
+interface Before {
+  /** The directory existed. */
+  dir: boolean
+  /** It held a database (its marker file). */
+  db: boolean
+}
+
+function before(dbDir: string): Before {
+  return { dir: fs.existsSync(dbDir), db: fs.existsSync(path.join(dbDir, 'hektor.json')) }
+}
+
+/**
+ * Undoes what a failed `ingest` made: the collection when this command created it and
+ * nothing went into it; then, when this command made the database and it holds no
+ * collection, its marker and lock files, and the directory when this command made it too.
+ * Anything else is left alone.
+ */
+async function undoIngest(dbDir: string, t: Target | undefined, was: Before): Promise<void> {
+  if (t?.created && (await t.col.count()) === 0 && (await t.col.stats()).deleted === 0) await t.db.dropCollection(t.col.name)
+  if (was.db) return
+  for (const db of opened.splice(0)) await db.close()
+  if (!fs.existsSync(dbDir) || fs.readdirSync(dbDir).some((f) => f !== 'hektor.json' && f !== 'LOCK')) return
+  for (const f of ['LOCK', 'hektor.json']) fs.rmSync(path.join(dbDir, f), { force: true })
+  if (!was.dir) fs.rmdirSync(dbDir)
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -274,11 +349,24 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'ingest': {
       if (positionals.length !== 1) throw new UsageError('ingest takes one source: a file path or a URL')
-      const source = makeSource(positionals[0], v)
+      const target = positionals[0]
+      const source = makeSource(target, v)
+      // a missing file fails before anything is made (no database, no empty collection)
+      if (!/^[a-z+]+:\/\//i.test(target) && !fs.existsSync(target)) {
+        throw new HektorError('ERR_NOT_FOUND', `no such file: ${target}`, { location: { source: target } })
+      }
       const config: Record<string, unknown> = {}
       if (v.dimension) config.dimension = int(v.dimension, 'dimension')
       if (v.metric) config.metric = v.metric
-      const col = await collectionFor(dbDir, name, config, embedder)
+      const was = before(dbDir)
+      let t: Target | undefined
+      try {
+        t = await collectionFor(dbDir, name, config, embedder)
+      } catch (e) {
+        await undoIngest(dbDir, t, was).catch(() => undefined)
+        throw e
+      }
+      const col = t.col
       const ac = new AbortController()
       const onSigint = (): void => ac.abort()
       process.once('SIGINT', onSigint)
@@ -293,6 +381,11 @@ async function main(argv: string[]): Promise<number> {
         bar.done()
         out(report, () => `ingested ${report.upserted.toLocaleString()} of ${report.rows.toLocaleString()} rows into '${name}' in ${(report.elapsedMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString()} rows/s)${report.skipped ? `; skipped ${report.skipped}: ${report.errors.slice(0, 3).map((e) => e.message).join('; ')}` : ''}`)
         return 0
+      } catch (e) {
+        // batches written before the failure are kept; a collection or database this
+        // command made and nothing went into is removed again
+        await undoIngest(dbDir, t, was).catch(() => undefined)
+        throw e
       } finally {
         bar.done()
         process.off('SIGINT', onSigint)
@@ -301,7 +394,7 @@ async function main(argv: string[]): Promise<number> {
     case 'search': {
       const query = positionals.join(' ').trim()
       if (!query) throw new UsageError('search needs a query')
-      const col = await collectionFor(dbDir, name, null, embedder)
+      const { col } = await collectionFor(dbDir, name, null, embedder)
       let filter: Filter | undefined
       if (v.filter) {
         try {
@@ -326,7 +419,7 @@ async function main(argv: string[]): Promise<number> {
         if (!v.model) throw new UsageError('--openai-url needs --model')
         generator = generators.openai({ baseURL: v['openai-url'] as string, model: v.model as string, apiKey: process.env.OPENAI_API_KEY })
       } else throw new UsageError('ask needs --generator <model.gguf> or --openai-url <url> --model <name>')
-      const col = await collectionFor(dbDir, name, null, embedder)
+      const { col } = await collectionFor(dbDir, name, null, embedder)
       const ac = new AbortController()
       process.once('SIGINT', () => ac.abort())
       const opts = { generator, k: int(v.k, 'k') ?? 5, maxTokens: int(v['max-tokens'], 'max-tokens') ?? 512, temperature: v.temperature !== undefined ? Number(v.temperature) : 0.2, signal: ac.signal }

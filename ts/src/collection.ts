@@ -5,6 +5,7 @@
 import { throwIfAborted, withCancel } from './abort'
 import { call, HektorError, invalidArg } from './errors'
 import type { NativeCollection } from './native'
+import { checkJson, checkNumberOption, checkString, optionsJson, optionsObject } from './validate'
 import { Source, type IngestOptions, type IngestProgress, type IngestReport } from './sources'
 import { Embedder, Generator, Reranker, settleStream, type Answer, type AskEvent, type AskOptions } from './rag'
 import type {
@@ -22,6 +23,8 @@ import type {
 } from './types'
 
 const MAX_ID_BYTES = 1024
+/** The engine's cap on `limits.maxMetadataDepth`: deeper metadata is refused before it is serialised. */
+const MAX_METADATA_DEPTH = 100
 const DEFAULT_BATCH = 2000
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -34,8 +37,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function toVector(v: unknown, where: string): Float32Array {
   let out: Float32Array
   if (v instanceof Float32Array) out = v
-  else if (Array.isArray(v)) out = Float32Array.from(v as number[])
-  else throw invalidArg(`${where}: vector must be a Float32Array or an array of numbers`)
+  else if (Array.isArray(v)) {
+    const i = v.findIndex((x) => typeof x !== 'number')
+    if (i >= 0) throw invalidArg(`${where}: vector value at index ${i} is a ${typeof v[i]}, not a number`)
+    out = Float32Array.from(v as number[])
+  } else throw invalidArg(`${where}: vector must be a Float32Array or an array of numbers`)
   if (out.length === 0) throw invalidArg(`${where}: vector must not be empty`)
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) throw invalidArg(`${where}: vector value at index ${i} is not a finite number`)
@@ -67,7 +73,11 @@ interface Prepared {
   metadata: (Metadata | null)[]
 }
 
-/** Validates a whole batch before anything is sent, so a bad record changes nothing. */
+/**
+ * Validates a whole batch before anything is sent, so a bad record changes nothing: ids and
+ * texts must be well-formed UTF-16 strings, metadata a plain object of JSON values (finite
+ * numbers, no BigInt, no cycles, well-formed keys and strings at any depth; see `validate.ts`).
+ */
 function prepare(records: RecordInput[]): Prepared {
   const out: Prepared = { ids: [], texts: [], vectors: [], metadata: [] }
   let dim = -1
@@ -75,11 +85,14 @@ function prepare(records: RecordInput[]): Prepared {
     const at = (field: string) => ({ row, field })
     if (!isPlainObject(r)) throw invalidArg(`record ${row} must be an object`, { row })
     if (typeof r.id !== 'string' || r.id.length === 0) throw invalidArg(`record ${row}: id must be a non-empty string`, at('id'))
+    checkString(r.id, `record ${row}: id`, at('id'))
     if (Buffer.byteLength(r.id) > MAX_ID_BYTES) throw invalidArg(`record ${row}: id is longer than ${MAX_ID_BYTES} bytes`, at('id'))
     if (r.text !== undefined && r.text !== null && typeof r.text !== 'string') throw invalidArg(`record ${row}: text must be a string`, at('text'))
+    if (typeof r.text === 'string') checkString(r.text, `record ${row}: text`, at('text'))
     if (r.metadata !== undefined && r.metadata !== null && !isPlainObject(r.metadata)) {
       throw invalidArg(`record ${row}: metadata must be a plain object`, at('metadata'))
     }
+    if (r.metadata) checkJson(r.metadata, { what: 'metadata', row, field: 'metadata', maxDepth: MAX_METADATA_DEPTH, depthCode: 'ERR_LIMIT' })
     let v: Float32Array | undefined
     if (r.vector !== undefined && r.vector !== null) {
       v = toVector(r.vector, `record ${row}`)
@@ -119,22 +132,42 @@ function metadataJson(meta: (Metadata | null)[], offset: number): string {
   }
 }
 
+/** Checks an id list (`row` in errors is the index in the list). */
 function normalizeIds(ids: unknown, what: string): string[] {
   const list = typeof ids === 'string' ? [ids] : ids
   if (!Array.isArray(list)) throw invalidArg(`${what}: expected an id or an array of ids`)
   list.forEach((id, i) => {
-    if (typeof id !== 'string') throw invalidArg(`${what}: id at index ${i} is not a string`)
+    if (typeof id !== 'string') throw invalidArg(`${what}: id at index ${i} is not a string`, { row: i, field: 'id' })
+    checkString(id, `${what}: id at index ${i}`, { row: i, field: 'id' })
   })
   return list as string[]
 }
 
+/** JSON text of a filter (`undefined` for none); `ERR_INVALID_ARG` for anything JSON would not keep. */
 function filterJson(filter: Filter | undefined): string | undefined {
   if (filter === undefined || filter === null) return undefined
   if (!isPlainObject(filter)) throw invalidArg('filter must be an object')
-  return JSON.stringify(filter)
+  return optionsJson(filter, 'filter', 'filter')
+}
+
+const SELECT_FIELDS = new Set(['id', 'text', 'metadata', 'vector'])
+
+/** Checks a `select` list of field names. */
+function checkSelect(select: unknown, what: string): SelectField[] {
+  if (!Array.isArray(select) || !select.every((s) => typeof s === 'string' && SELECT_FIELDS.has(s))) {
+    throw invalidArg(`${what}: select must be an array of 'id', 'text', 'metadata', 'vector'`, { field: 'select' })
+  }
+  return select as SelectField[]
 }
 
 type RawHit = Omit<Hit, 'vector'> & { vector?: number[] }
+
+/**
+ * Each collection's database handle. A weak map entry keeps its value alive exactly as long
+ * as its key: code like `const col = await (await open(dir)).collection('x')` drops the
+ * database while using the collection, and collecting the database would close it.
+ */
+const owners = new WeakMap<Collection, object>()
 
 function reviveHit(h: RawHit): Hit {
   if (h.vector === undefined) return h as Hit
@@ -142,13 +175,19 @@ function reviveHit(h: RawHit): Hit {
   return { ...rest, vector: Float32Array.from(vector) }
 }
 
-/** Splits search options into the JSON part and the vector. */
+/**
+ * Splits search options into the JSON part and the vector. Numeric options must be finite
+ * numbers when given (`NaN` would otherwise reach the engine as `null`, the default); the
+ * text, filter and every other string must be well-formed UTF-16.
+ */
 function encodeQuery(q: SearchOptions, where: string): { json: string; vector: Float32Array | undefined } {
   if (!isPlainObject(q)) throw invalidArg(`${where} must be an object`)
   const { vector, signal: _signal, ...rest } = q
   const v = vector === undefined || vector === null ? undefined : toVector(vector, where)
   if (rest.text !== undefined && typeof rest.text !== 'string') throw invalidArg(`${where}: text must be a string`)
-  return { json: JSON.stringify(rest), vector: v }
+  for (const name of ['k', 'ef', 'maxDistance', 'candidates'] as const) checkNumberOption(rest[name], name, where)
+  if (rest.filter !== undefined && rest.filter !== null && !isPlainObject(rest.filter)) throw invalidArg(`${where}: filter must be an object`)
+  return { json: optionsJson(rest, where), vector: v }
 }
 
 /**
@@ -158,9 +197,14 @@ function encodeQuery(q: SearchOptions, where: string): { json: string; vector: F
 export class Collection {
   readonly #native: NativeCollection
 
-  /** @internal */
-  constructor(native: NativeCollection) {
+  /**
+   * @param owner - the {@link Database} the handle came from: it stays reachable as long as
+   *   the collection is (a garbage-collected database closes its collections)
+   * @internal
+   */
+  constructor(native: NativeCollection, owner?: object) {
     this.#native = native
+    if (owner !== undefined) owners.set(this, owner)
   }
 
   /** The collection's name. */
@@ -201,6 +245,7 @@ export class Collection {
    */
   async get(ids: string | string[], select: SelectField[] = []): Promise<(StoredRecord | null)[]> {
     const list = normalizeIds(ids, 'get')
+    checkSelect(select, 'get')
     const raw = JSON.parse(await call(() => this.#native.get(list, select))) as (RawHit | null)[]
     return raw.map((r) => {
       if (r === null) return null
@@ -242,6 +287,7 @@ export class Collection {
   /** Runs many searches at once, in parallel in Rust. Returns one hit list per query. */
   async searchBatch(queries: SearchOptions[], options: { signal?: AbortSignal } = {}): Promise<Hit[][]> {
     if (!Array.isArray(queries)) throw invalidArg('searchBatch: expected an array of queries')
+    options = optionsObject(options, 'searchBatch')
     const enc = queries.map((q, i) => encodeQuery(q, `query ${i}`))
     const { data, lengths } = packVectors(enc.map((e) => e.vector))
     const json = `[${enc.map((e) => e.json).join(',')}]`
@@ -264,7 +310,9 @@ export class Collection {
    */
   async ingest(source: Source, options: IngestOptions = {}): Promise<IngestReport> {
     if (!(source instanceof Source)) throw invalidArg('ingest: expected a source made by sources.*')
-    const { onProgress, signal, ...rest } = options
+    const { onProgress, signal, ...rest } = optionsObject(options, 'ingest')
+    const specJson = optionsJson(source.spec, 'source')
+    const optionsText = optionsJson(rest, 'ingest options')
     if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArg('ingest: onProgress must be a function')
     let callbackError: unknown
     let events = 0
@@ -278,7 +326,7 @@ export class Collection {
           }
         }
       : undefined
-    const report = JSON.parse(await withCancel(signal, (id) => this.#native.ingest(JSON.stringify(source.spec), JSON.stringify(rest), cb, id))) as IngestReport
+    const report = JSON.parse(await withCancel(signal, (id) => this.#native.ingest(specJson, optionsText, cb, id))) as IngestReport
     // progress events travel on their own queue: deliver the last ones before resolving
     for (let spins = 0; cb && events < report.batches && spins < 1000; spins++) await new Promise((r) => setImmediate(r))
     if (callbackError !== undefined) throw callbackError
@@ -347,11 +395,15 @@ export class Collection {
 
   async #ask(question: string, options: AskOptions, onToken: ((t: string) => void) | undefined): Promise<Answer> {
     if (typeof question !== 'string') throw invalidArg('ask: question must be a string')
+    checkString(question, 'ask: question')
     if (!options || !(options.generator instanceof Generator)) throw invalidArg('ask: options.generator must be a generator made by generators.*')
     const { generator, rerank, signal, filter, ...rest } = options
     if (rerank !== undefined && !(rerank instanceof Reranker)) throw invalidArg('ask: rerank must be a reranker made by rerankers.*')
     if (filter !== undefined) filterJson(filter)
-    const json = JSON.stringify({ ...rest, filter })
+    for (const name of ['k', 'candidates', 'maxTokens', 'temperature', 'topP', 'repeatPenalty', 'groundingThreshold'] as const) {
+      checkNumberOption((rest as Record<string, unknown>)[name], name, 'ask')
+    }
+    const json = optionsJson({ ...rest, filter }, 'ask options')
     return settleStream<Answer>((onPiece) => withCancel(signal, (id) => this.#native.ask(question, json, generator.native, rerank?.native, onPiece, id)), onToken)
   }
 
@@ -373,6 +425,7 @@ export class Collection {
    * running meanwhile; writes wait. Cancelling leaves the collection as it was.
    */
   async compact(options: { signal?: AbortSignal } = {}): Promise<void> {
-    await withCancel(options.signal, (id) => this.#native.compact(id))
+    const { signal } = optionsObject(options, 'compact')
+    await withCancel(signal, (id) => this.#native.compact(id))
   }
 }

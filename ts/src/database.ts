@@ -7,6 +7,7 @@ import { call, invalidArg } from './errors'
 import { native, type NativeDatabase } from './native'
 import { Embedder, restoreEmbedder } from './rag'
 import type { CollectionOptions, OpenOptions } from './types'
+import { checkString, optionsJson, optionsObject } from './validate'
 
 const CONFIG_KEYS = new Set(['dimension', 'metric', 'hnsw', 'quantization', 'analyzer', 'bm25', 'embedder', 'chunking', 'limits'])
 
@@ -54,8 +55,8 @@ export class Database {
     }
     const { embedder, ...config } = options
     if (embedder !== undefined && !(embedder instanceof Embedder)) throw invalidArg('embedder must be made by embedders.*')
-    const json = JSON.stringify(embedder ? { ...config, embedder: embedder.descriptor } : config)
-    const col = new Collection(await call(() => this.#native.createCollection(name, json)))
+    const json = optionsJson(embedder ? { ...config, embedder: embedder.descriptor } : config, 'collection options')
+    const col = new Collection(await call(() => this.#native.createCollection(name, json)), this)
     if (embedder) col.setEmbedder(embedder)
     return col
   }
@@ -63,7 +64,8 @@ export class Database {
   /** Opens an existing collection. Rejects with `ERR_NOT_FOUND` if there is none of that name. */
   async collection(name: string, options: OpenCollectionOptions = {}): Promise<Collection> {
     if (typeof name !== 'string') throw invalidArg('collection name must be a string')
-    const col = new Collection(await call(() => this.#native.collection(name)))
+    options = optionsObject(options, 'collection')
+    const col = new Collection(await call(() => this.#native.collection(name)), this)
     if (options.embedder !== undefined) {
       if (!(options.embedder instanceof Embedder)) throw invalidArg('embedder must be made by embedders.*')
       col.setEmbedder(options.embedder)
@@ -121,5 +123,9 @@ export class Database {
  */
 export async function open(path: string, options: OpenOptions = {}): Promise<Database> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArg('open: path must be a non-empty string')
-  return new Database(await call(() => native.openDatabase(path, options.readOnly === true)))
+  // a path with an unpaired surrogate would reach the file system as a different name
+  checkString(path, 'open: path')
+  const { readOnly } = optionsObject(options, 'open')
+  if (readOnly !== undefined && typeof readOnly !== 'boolean') throw invalidArg('open: readOnly must be a boolean')
+  return new Database(await call(() => native.openDatabase(path, readOnly === true)))
 }

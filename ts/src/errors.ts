@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   ERR_ABORTED: 'The operation was cancelled through its AbortSignal. Work completed before the abort is kept.',
   ERR_IO: 'The operating system reported an I/O error (disk full, permissions). See the cause.',
   ERR_CORRUPT: 'A store file is damaged (torn, truncated or wrong checksum). The error names the file.',
+  ERR_VERSION: 'The database or collection was written by a newer version of hektor (its format version is higher than this version reads). Upgrade hektor; nothing was changed (do not run repair on it).',
   ERR_CLOSED: 'The database or collection was closed. Open it again.',
   ERR_READ_ONLY: 'A write was attempted on a database opened with `readOnly: true`.',
   ERR_LIMIT: 'A configured limit was exceeded (batch size, dimension, ...). Split the work or raise the limit.',

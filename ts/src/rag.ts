@@ -8,6 +8,7 @@ import { withCancel } from './abort'
 import { call, callSync, invalidArg } from './errors'
 import { native, type NativeEmbedder, type NativeGenerator, type NativeReranker } from './native'
 import type { ChunkingOptions, Filter, Fusion, SearchMode } from './types'
+import { checkNumberOption, checkString, optionsJson, optionsObject } from './validate'
 
 /**
  * Wraps a user function as a native callback: the engine calls it from a worker thread
@@ -156,6 +157,7 @@ function modelPath(options: { path?: unknown } | null | undefined, what: string)
   if (options === null || typeof options !== 'object' || typeof options.path !== 'string' || options.path === '') {
     throw invalidArg(`${what}: path must be a non-empty string`)
   }
+  checkString(options.path, `${what}: path`)
   return path.resolve(options.path)
 }
 
@@ -174,14 +176,16 @@ export const embedders = {
   local(options: LocalEmbedderOptions): Embedder {
     const p = modelPath(options, 'embedders.local')
     const json = { ...options, path: p }
-    return new Embedder(callSync(() => native.embedderLocal(JSON.stringify(json))), { kind: 'local', ...json })
+    const text = optionsJson(json, 'embedders.local options')
+    return new Embedder(callSync(() => native.embedderLocal(text)), { kind: 'local', ...json })
   },
 
   /** An OpenAI-compatible `/embeddings` endpoint (OpenAI, Ollama, llama.cpp server, vLLM, ...). */
   openai(options: OpenAIEmbedderOptions): Embedder {
     const { json, keyed } = openaiJson(options, 'embedders.openai')
     const { apiKey: _secret, ...descriptor } = json
-    return new Embedder(callSync(() => native.embedderOpenai(JSON.stringify(json))), { kind: 'openai', ...descriptor, keyed })
+    const text = optionsJson(json, 'embedders.openai options')
+    return new Embedder(callSync(() => native.embedderOpenai(text)), { kind: 'openai', ...descriptor, keyed })
   },
 
   /**
@@ -190,6 +194,10 @@ export const embedders = {
    */
   custom(fn: (texts: string[]) => Promise<ArrayLike<number>[]> | ArrayLike<number>[], options: CustomEmbedderOptions = {}): Embedder {
     if (typeof fn !== 'function') throw invalidArg('embedders.custom: expected a function')
+    options = optionsObject(options, 'embedders.custom')
+    if (options.dimension !== undefined && !(Number.isInteger(options.dimension) && options.dimension > 0)) {
+      throw invalidArg('embedders.custom: dimension must be a positive integer')
+    }
     const cb = jsCallback(fn as (p: never) => unknown, (v) => (Array.isArray(v) ? v.map((x) => Array.from(x as ArrayLike<number>)) : v))
     return new Embedder(native.embedderCustom(cb, options.dimension), { kind: 'custom' })
   },
@@ -236,11 +244,15 @@ export class Reranker {
 export const rerankers = {
   /** Maximal marginal relevance: trades relevance (`lambda`, default 0.7) for diversity. */
   mmr(options: { lambda?: number } = {}): Reranker {
-    return new Reranker(native.rerankerMmr(options.lambda ?? 0.7))
+    const { lambda } = optionsObject(options, 'rerankers.mmr')
+    checkNumberOption(lambda, 'lambda', 'rerankers.mmr')
+    return new Reranker(callSync(() => native.rerankerMmr(lambda ?? 0.7)))
   },
   /** Reciprocal rank fusion of the candidates' vector and text rankings. */
   rrf(options: { k?: number } = {}): Reranker {
-    return new Reranker(native.rerankerRrf(options.k))
+    const { k } = optionsObject(options, 'rerankers.rrf')
+    checkNumberOption(k, 'k', 'rerankers.rrf')
+    return new Reranker(callSync(() => native.rerankerRrf(k)))
   },
   /**
    * A cross-encoder run in-process: a BERT-family sequence-classification model folder
@@ -249,7 +261,8 @@ export const rerankers = {
    */
   crossEncoder(options: { path: string; maxLength?: number; batchSize?: number }): Reranker {
     const p = modelPath(options, 'rerankers.crossEncoder')
-    return new Reranker(callSync(() => native.rerankerCrossEncoder(JSON.stringify({ ...options, path: p }))))
+    const text = optionsJson({ ...options, path: p }, 'rerankers.crossEncoder options')
+    return new Reranker(callSync(() => native.rerankerCrossEncoder(text)))
   },
   /** Your function scores passages for a query (higher is better). */
   custom(fn: (query: string, passages: string[]) => Promise<number[]> | number[]): Reranker {
@@ -316,9 +329,10 @@ export class Generator {
 
   /** Generates a reply to chat messages, calling `onToken` with each streamed piece. */
   async generate(messages: ChatMessage[], options: GenerateOptions & { onToken?: (piece: string) => void } = {}): Promise<Generation> {
-    const { signal, onToken, ...rest } = options
-    const json = JSON.stringify(rest)
-    return settleStream<Generation>((onPiece) => withCancel(signal, (id) => this.native.generate(JSON.stringify(messages), json, onPiece, id)), onToken)
+    const { signal, onToken, ...rest } = optionsObject(options, 'generate')
+    const json = optionsJson(rest, 'generate options')
+    const messagesJson = optionsJson(messages, 'messages')
+    return settleStream<Generation>((onPiece) => withCancel(signal, (id) => this.native.generate(messagesJson, json, onPiece, id)), onToken)
   }
 }
 
@@ -350,13 +364,15 @@ export const generators = {
    */
   local(options: LocalGeneratorOptions): Generator {
     const p = modelPath(options, 'generators.local')
-    return new Generator(callSync(() => native.generatorLocal(JSON.stringify({ ...options, path: p }))))
+    const text = optionsJson({ ...options, path: p }, 'generators.local options')
+    return new Generator(callSync(() => native.generatorLocal(text)))
   },
 
   /** An OpenAI-compatible `/chat/completions` endpoint, streamed (OpenAI, Ollama, llama.cpp server, vLLM). */
   openai(options: OpenAIOptions): Generator {
     const { json } = openaiJson(options, 'generators.openai')
-    return new Generator(callSync(() => native.generatorOpenai(JSON.stringify(json))))
+    const text = optionsJson(json, 'generators.openai options')
+    return new Generator(callSync(() => native.generatorOpenai(text)))
   },
 
   /**
@@ -538,5 +554,7 @@ export interface TextChunk {
  */
 export async function chunkText(text: string, options: ChunkOptions = {}, embedder?: Embedder): Promise<TextChunk[]> {
   if (typeof text !== 'string') throw invalidArg('chunkText: text must be a string')
-  return JSON.parse(await call(() => native.chunkText(text, JSON.stringify(options), embedder?.native))) as TextChunk[]
+  checkString(text, 'chunkText: text')
+  const json = optionsJson(optionsObject(options, 'chunkText'), 'chunkText options')
+  return JSON.parse(await call(() => native.chunkText(text, json, embedder?.native))) as TextChunk[]
 }

@@ -14,6 +14,7 @@ import { throwIfAborted } from './abort'
 import { call, HektorError, invalidArg, type ErrorLocation } from './errors'
 import { native } from './native'
 import type { Metadata, StoredRecord } from './types'
+import { checkJson, MAX_OPTIONS_DEPTH, optionsJson, optionsObject } from './validate'
 
 /** Which input fields become the record's parts. */
 export interface FieldMapping {
@@ -335,9 +336,11 @@ export class Source {
    * ```
    */
   async *read(options: ReadOptions = {}): AsyncGenerator<StoredRecord[], void, undefined> {
+    options = optionsObject(options, 'read')
     const batchSize = options.batchSize ?? 1000
     if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArg('batchSize must be a positive integer')
-    const src = await call(async () => native.openSource(JSON.stringify(this.#spec)))
+    const spec = optionsJson(this.#spec, 'source')
+    const src = await call(async () => native.openSource(spec))
     try {
       for (;;) {
         throwIfAborted(options.signal)
@@ -372,11 +375,21 @@ export class Source {
   }
 }
 
+/**
+ * A source of `spec`, checked now: every string (path, field names, options, query
+ * parameters) well-formed and every value one JSON keeps, so a bad option fails where it
+ * is written rather than at `ingest`.
+ */
+function checkedSource(spec: SourceSpec): Source {
+  checkJson(spec, { what: `sources.${spec.kind}`, maxDepth: MAX_OPTIONS_DEPTH, depthCode: 'ERR_INVALID_ARG' })
+  return new Source(spec)
+}
+
 function fileSource<O extends object>(kind: string) {
   return (path: string, options: O & FieldMapping = {} as O & FieldMapping): Source => {
     if (typeof path !== 'string' || path.length === 0) throw invalidArg(`sources.${kind}: path must be a non-empty string`)
     const { mapping, options: rest } = splitMapping(kind, options as Record<string, unknown>)
-    return new Source({ kind, location: path, options: rest, mapping })
+    return checkedSource({ kind, location: path, options: rest, mapping })
   }
 }
 
@@ -385,7 +398,7 @@ function serverSource<O extends FieldMapping>(kind: string, locationKey: keyof O
     const loc = (options as Record<string, unknown>)?.[locationKey]
     if (typeof loc !== 'string' || loc.length === 0) throw invalidArg(`sources.${kind}: '${locationKey}' must be a connection string`)
     const { mapping, options: rest } = splitMapping(kind, options as Record<string, unknown>, locationKey)
-    return new Source({ kind, location: loc, options: rest, mapping })
+    return checkedSource({ kind, location: loc, options: rest, mapping })
   }
 }
 
@@ -428,7 +441,7 @@ export const sources = {
   ) => {
     // `metadata` is the dataset map here; `metadataFields` picks which of its fields the
     // records keep (the mapping's `metadata`; default all, `'*'` too)
-    const { metadataFields, ...rest } = options
+    const { metadataFields, ...rest } = optionsObject(options, 'sources.hdf5')
     const src = fileSource<Hdf5Options>('hdf5')(path, rest as Hdf5Options & FieldMapping)
     if (metadataFields !== undefined) src.spec.mapping.metadata = asList(metadataFields)
     return src

@@ -109,7 +109,7 @@ export interface SearchOptions {
   text?: string
   /** Query vector (vector and hybrid modes). */
   vector?: Float32Array | number[]
-  /** Number of hits (1-10000), default 10. */
+  /** Number of hits (1-10000), default 10. `NaN`, `Infinity` or `null` reject with `ERR_INVALID_ARG`. */
   k?: number
   /** Metadata filter, applied inside the search (you still get `k` hits when `k` exist). */
   filter?: Filter
@@ -121,7 +121,18 @@ export interface SearchOptions {
   ef?: number
   /** Exact brute-force vector search (SIMD) instead of HNSW. */
   exact?: boolean
-  /** Range query: only vector hits with `distance <= maxDistance`. */
+  /**
+   * Range query: only hits whose vector is within this distance of the query vector
+   * (`distance <= maxDistance`; cosine `1 - cos`, l2 squared Euclidean, dot `-dot`). A finite
+   * number. It applies to the vector component in every mode:
+   * - `vector`: the nearest hits within range (fewer than `k` when fewer are in range);
+   * - `hybrid`: both candidate lists are restricted before fusion, so a record whose vector
+   *   is farther, or that has no vector, is never a hit;
+   * - `text`: BM25 ranks only the records within range, and hits carry `distance`; the query
+   *   vector is `vector`, or the text embedded by the collection's embedder.
+   *
+   * Without a query vector (none given, no embedder) the search rejects with `ERR_INVALID_ARG`.
+   */
   maxDistance?: number
   /** Fields to return besides id and scores; default `['text', 'metadata']`. */
   select?: SelectField[]

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     Io,
     /// A file of the store is damaged (torn, truncated, wrong checksum).
     Corrupt,
+    /// The database or collection was written by a newer version of hektor (its format
+    /// version is higher than this version reads). Nothing was changed.
+    Version,
     /// The database or collection was closed.
     Closed,
     /// A write was attempted on a read-only database.
@@ -60,6 +63,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "ERR_ABORTED",
             ErrorCode::Io => "ERR_IO",
             ErrorCode::Corrupt => "ERR_CORRUPT",
+            ErrorCode::Version => "ERR_VERSION",
             ErrorCode::Closed => "ERR_CLOSED",
             ErrorCode::ReadOnly => "ERR_READ_ONLY",
             ErrorCode::Limit => "ERR_LIMIT",

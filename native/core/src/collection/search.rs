@@ -77,7 +77,18 @@ pub struct SearchQuery {
     pub ef: Option<usize>,
     /// Exact (brute-force) vector search instead of HNSW.
     pub exact: bool,
-    /// Range query: only vector hits with `distance <= max_distance`.
+    /// Range query: only hits whose vector lies within this distance of the query vector
+    /// (`distance <= max_distance`, in the metric's distance: cosine `1 - cos`, l2 squared
+    /// Euclidean, dot `-dot`). It applies to the vector component in every mode:
+    ///
+    /// * `vector`: the nearest hits within range (fewer than `k` when fewer are in range);
+    /// * `hybrid`: both candidate lists are restricted before fusion, so a record whose
+    ///   vector is farther, or that has no vector, is never a hit;
+    /// * `text`: BM25 ranks only the records within range; the query vector is the one
+    ///   given or, without one, the text embedded by the collection's embedder.
+    ///
+    /// Without a query vector (none given and no embedder) it is `ERR_INVALID_ARG`, never
+    /// silently ignored.
     pub max_distance: Option<f32>,
     /// Fields to return.
     pub select: Select,
@@ -234,10 +245,12 @@ const EXACT_SELECTIVITY: f64 = 0.002;
 
 impl Collection {
     /// Runs one query. A query with text but no vector is embedded when an embedder is
-    /// attached (and the mode is not `text`), so it runs in hybrid mode by default.
+    /// attached (and the mode is not `text`, unless `max_distance` needs a query vector),
+    /// so it runs in hybrid mode by default.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
         self.check_open()?;
-        if q.vector.is_none() && q.mode != Some(Mode::Text) && self.embedder().is_some() {
+        let wants_vector = q.mode != Some(Mode::Text) || q.max_distance.is_some();
+        if q.vector.is_none() && wants_vector && self.embedder().is_some() {
             if let Some(t) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
                 let v = self.embed(&[t])?.pop();
                 return self.search_prepared(&SearchQuery { vector: v, ..q.clone() });
@@ -266,7 +279,14 @@ impl Collection {
         if need_text && q.text.is_none() {
             return Err(Error::invalid(format!("mode '{}' needs a query text", mode_name(mode))));
         }
-        let qv = match (&q.vector, need_vector) {
+        if q.max_distance.is_some() && q.vector.is_none() {
+            return Err(Error::invalid(format!(
+                "maxDistance needs a query vector in mode '{}': give `vector`, or attach an embedder to the collection so that the text is embedded",
+                mode_name(mode)
+            ))
+            .with_field("maxDistance"));
+        }
+        let qv = match (&q.vector, need_vector || q.max_distance.is_some()) {
             (Some(v), true) => match dim {
                 Some(d) => Some(self.prepare_vector(v, d).map_err(|e| e.with_field("vector"))?),
                 // no vector stored yet: nothing can match, but the query must still be well-formed
@@ -280,6 +300,14 @@ impl Collection {
         let tokens = if need_text { q.text.as_deref().map(|t| self.analyzer().analyze(t)).unwrap_or_default() } else { Vec::new() };
         let filter = q.filter.as_ref().filter(|f| !f.is_empty());
         let st = self.state.read();
+        // a close() that ran since the check above left an emptied state
+        self.check_open()?;
+        // the range test of `max_distance` for text candidates (vector search applies it itself)
+        let distance_of = |s: u32| match (&qv, &st.vectors) {
+            (Some(qv), Some(vs)) if st.slots[s as usize].has_vector() => Some(metric.distance(qv, vs.get(s))),
+            _ => None,
+        };
+        let in_range = |s: u32| q.max_distance.is_none_or(|m| distance_of(s).is_some_and(|d| d <= m));
         let vp = |k: usize| VectorParams { k, ef: q.ef.unwrap_or(ef_default).max(k), exact: q.exact, max_distance: q.max_distance, filter };
         let ranked: Vec<(u32, f32, Option<f32>, Option<f32>, Option<f32>)> = match mode {
             Mode::Vector => {
@@ -294,9 +322,13 @@ impl Collection {
             }
             Mode::Text => st
                 .bm25
-                .search(&tokens, q.k, |s| st.visible(s, filter))
+                .search(&tokens, q.k, |s| st.visible(s, filter) && in_range(s))
                 .into_iter()
-                .map(|(s, score)| (s, score, None, Some(score), None))
+                .map(|(s, score)| {
+                    // with a range, the hits also carry their vector distance
+                    let d = q.max_distance.and(distance_of(s));
+                    (s, score, d.map(|d| metric.score(d)), Some(score), d)
+                })
                 .collect(),
             Mode::Hybrid => {
                 let depth = q.candidates.unwrap_or((q.k * 2).max(50)).max(q.k);
@@ -304,7 +336,7 @@ impl Collection {
                     Some(qv) => vector_search(&st, metric, qv, &vp(depth)),
                     None => Vec::new(),
                 };
-                let tlist = st.bm25.search(&tokens, depth, |s| st.visible(s, filter));
+                let tlist = st.bm25.search(&tokens, depth, |s| st.visible(s, filter) && in_range(s));
                 // component scores for every candidate, computed directly where a list missed it
                 let mut dists: HashMap<u32, f32> = vlist.iter().map(|x| (x.slot, x.dist)).collect();
                 let mut tscores: HashMap<u32, f32> = tlist.iter().copied().collect();
@@ -375,7 +407,14 @@ fn mode_name(m: Mode) -> &'static str {
 
 /// Adds the selected stored fields to a hit. A chunk's hit is turned into its parent
 /// record's: the parent's id and metadata, with the chunk's id, span, text and vector.
+///
+/// A hit ranked by its vector has its vector row checked against the row's checksum first
+/// (a CRC over a few KiB per hit): a damaged row is `ERR_CORRUPT`, never a hit scored with
+/// wrong numbers.
 fn fill(st: &State, slot: u32, select: Select, hit: &mut Hit) -> Result<()> {
+    if hit.vector_score.is_some() || hit.distance.is_some() {
+        st.check_vector(slot)?;
+    }
     let info = &st.slots[slot as usize];
     if (select.text && info.has_text()) || (select.vector && info.has_vector()) {
         let r = st.read_record(slot, Parts { text: select.text, vector: select.vector, metadata: false })?;
@@ -466,4 +505,97 @@ fn vector_search(st: &State, metric: Metric, qv: &[f32], p: &VectorParams<'_>) -
     }
     res.truncate(p.k);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fsutil::test_dir;
+    use crate::store::Record;
+    use crate::ErrorCode;
+
+    /// 60 records on a circle in the plane (`angle = i * 3°`), text "alpha" for even `i`,
+    /// "beta" for odd ones, plus one text-only record; cosine distance grows with the angle.
+    fn circle() -> Collection {
+        let dir = test_dir("max-distance");
+        let c = Collection::create(&dir.join("c"), "c", super::super::CollectionConfig::default()).unwrap();
+        let mut records: Vec<Record> = (0..60)
+            .map(|i| {
+                let a = (i as f32 * 3.0).to_radians();
+                Record {
+                    id: format!("r{i}"),
+                    text: Some(if i % 2 == 0 { "alpha common".into() } else { "beta common".into() }),
+                    vector: Some(vec![a.cos(), a.sin(), 0.0]),
+                    metadata: None,
+                }
+            })
+            .collect();
+        records.push(Record { id: "textonly".into(), text: Some("alpha alpha common".into()), vector: None, metadata: None });
+        c.upsert(records).unwrap();
+        c
+    }
+
+    fn query(text: Option<&str>, mode: Option<Mode>, max_distance: Option<f32>) -> SearchQuery {
+        SearchQuery { text: text.map(String::from), vector: Some(vec![1.0, 0.0, 0.0]), k: 50, mode, max_distance, ..Default::default() }
+    }
+
+    /// Cosine distance of `r{i}` from the query.
+    fn dist(i: usize) -> f32 {
+        1.0 - (i as f32 * 3.0).to_radians().cos()
+    }
+
+    #[test]
+    fn max_distance_applies_in_every_mode() {
+        let c = circle();
+        let m = dist(10) + 1e-4; // r0..=r10 are in range
+        for mode in [Some(Mode::Vector), Some(Mode::Hybrid), Some(Mode::Text), None] {
+            let hits = c.search(&query(Some("common"), mode, Some(m))).unwrap();
+            assert_eq!(hits.len(), 11, "{mode:?}: {hits:?}");
+            for h in &hits {
+                let d = h.distance.unwrap_or_else(|| panic!("{mode:?}: {} has no distance", h.id));
+                assert!(d <= m, "{mode:?}: {} at {d} > {m}", h.id);
+            }
+            assert!(hits.iter().all(|h| h.id != "textonly"), "{mode:?}: a record without a vector is out of range");
+        }
+        // text mode ranks by BM25 among the records in range: only the alphas match "alpha"
+        let hits = c.search(&query(Some("alpha"), Some(Mode::Text), Some(m))).unwrap();
+        assert_eq!(hits.len(), 6, "{hits:?}");
+        assert!(hits.iter().all(|h| h.text_score.is_some() && h.id != "textonly"));
+        // hybrid: fewer than k when fewer are in range, none beyond
+        let hits = c.search(&query(Some("beta"), Some(Mode::Hybrid), Some(dist(3) + 1e-4))).unwrap();
+        let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        for id in ["r0", "r1", "r2", "r3"] {
+            assert!(ids.contains(&id), "{ids:?}");
+        }
+        // without a range, text mode is unchanged: the text-only record ranks first for "alpha"
+        let hits = c.search(&query(Some("alpha"), Some(Mode::Text), None)).unwrap();
+        assert_eq!(hits[0].id, "textonly");
+        assert!(hits.iter().all(|h| h.distance.is_none()));
+    }
+
+    #[test]
+    fn max_distance_without_a_query_vector_is_refused() {
+        let c = circle();
+        let q = SearchQuery { text: Some("alpha".into()), max_distance: Some(0.5), ..Default::default() };
+        for mode in [None, Some(Mode::Text)] {
+            let e = c.search(&SearchQuery { mode, ..q.clone() }).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidArg, "{mode:?}");
+            assert_eq!(e.location().field.as_deref(), Some("maxDistance"));
+        }
+    }
+
+    #[test]
+    fn non_finite_counts_and_distances_are_refused() {
+        for (json, code) in [
+            (r#"{"text": "a", "k": 0}"#, ErrorCode::InvalidArg),
+            (r#"{"text": "a", "k": 1.5}"#, ErrorCode::InvalidArg),
+            (r#"{"text": "a", "k": 1e300}"#, ErrorCode::InvalidArg),
+            (r#"{"text": "a", "ef": -1}"#, ErrorCode::InvalidArg),
+            (r#"{"text": "a", "k": "10"}"#, ErrorCode::InvalidArg),
+            (r#"{"text": "a", "maxDistance": "1"}"#, ErrorCode::InvalidArg),
+        ] {
+            assert_eq!(SearchQuery::from_json_str(json, None).unwrap_err().code(), code, "{json}");
+        }
+    }
 }
