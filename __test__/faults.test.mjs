@@ -6,6 +6,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { open } from '../ts/dist/index.js';
 import { clustered, rejectsWith, tmpDir } from './helpers.mjs';
@@ -23,18 +24,20 @@ function records(from, n, seed = from + 1) {
 
 /** Mounts a tmpfs of `mib` MiB on a fresh dir; null (and a note) where that is not possible. */
 function tmpfs(t, mib) {
-  const dir = tmpDir('tmpfs');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hektor-tmpfs-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', dir], { stdio: 'ignore' });
   } catch {
+    fs.rmSync(dir, { recursive: true, force: true });
     t.skip('cannot mount a tmpfs here (needs root and mount(8)): the full-disk path is covered by no SDK test');
     return null;
   }
   process.on('exit', () => {
     try {
       execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+      fs.rmSync(dir, { recursive: true, force: true });
     } catch {
-      // already gone
+      // left for the OS's temp cleaning
     }
   });
   return dir;

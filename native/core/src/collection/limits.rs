@@ -14,13 +14,25 @@ use serde_json::Value;
 /// collection `source`, the record's row and the field (`metadata`, `text`, `vector` or
 /// `id`: the largest part of an oversized record).
 pub fn check_batch(limits: &Limits, records: &[Record], source: &str) -> Result<()> {
-    if records.len() > limits.max_batch_records {
+    check_batch_len(limits, records.len(), source)?;
+    check_records(limits, records, source)
+}
+
+/// Checks the number of records of one write batch against `limits.maxBatchRecords`.
+pub fn check_batch_len(limits: &Limits, n: usize, source: &str) -> Result<()> {
+    if n > limits.max_batch_records {
         return Err(Error::new(
             ErrorCode::Limit,
-            format!("a write batch has {} records, above limits.maxBatchRecords ({}); split it", records.len(), limits.max_batch_records),
+            format!("a write batch has {n} records, above limits.maxBatchRecords ({}); split it", limits.max_batch_records),
         )
         .with_source(source));
     }
+    Ok(())
+}
+
+/// Checks each record's metadata depth and size (see [`check_batch`]), stopping at the
+/// first record over a cap.
+pub fn check_records(limits: &Limits, records: &[Record], source: &str) -> Result<()> {
     for (row, r) in records.iter().enumerate() {
         check_record(limits, r).map_err(|(field, e)| e.with_row(row as u64).with_field(field).with_source(source))?;
     }

@@ -930,11 +930,12 @@ impl Collection {
         self.check_records(&mut records)?;
         // before chunking and embedding: an oversized record never reaches the embedder
         let caps = self.config.read().limits;
-        limits::check_batch(&caps, &records, &self.name)?;
+        let batch = batch.max(1);
+        limits::check_batch_len(&caps, records.len().min(batch), &self.name)?;
+        limits::check_records(&caps, &records, &self.name)?;
         self.check_vectors(&records)?;
         let (records, rows) = last_of_each_id(records);
         let distinct = records.len();
-        let batch = batch.max(1);
         let mut rest = records.into_iter().zip(rows).peekable();
         while rest.peek().is_some() {
             cancel.check()?;
