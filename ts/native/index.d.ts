@@ -13,8 +13,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeCollection {
   /** The collection's name. */
   get name(): string
-  /** Inserts or replaces a batch (atomically). Returns the number written. */
-  upsert(ids: Array<string>, texts: Array<string | undefined | null>, vectorData: Float32Array, vectorLengths: Int32Array, metadataJson?: string | undefined | null): Promise<number>
+  /**
+   * Inserts or replaces records: the whole call is validated first, then written in
+   * atomic batches of `batch_size` (default: one batch). Returns the number of distinct
+   * records written.
+   */
+  upsert(ids: Array<string>, texts: Array<string | undefined | null>, vectorData: Float32Array, vectorLengths: Int32Array, metadataJson?: string | undefined | null, batchSize?: number | undefined | null, cancelId?: number | undefined | null): Promise<number>
   /** Records by id as a JSON array (`null` for unknown ids). */
   get(ids: Array<string>, select: Array<string>): Promise<string>
   /** Deletes by ids; returns how many existed. */
@@ -29,6 +33,8 @@ export declare class NativeCollection {
   searchBatch(queriesJson: string, vectorData: Float32Array, vectorLengths: Int32Array, cancelId?: number | undefined | null): Promise<string>
   /** Counts, sizes and configuration as JSON. */
   stats(): Promise<string>
+  /** Catches a read-only handle up with the writer; true when something changed. */
+  refresh(): Promise<boolean>
   /** Writes a checkpoint. */
   flush(): Promise<void>
   /** Rewrites the collection without deleted records. */
@@ -51,8 +57,13 @@ export declare class NativeDatabase {
   listCollections(): Promise<Array<string>>
   /** Deletes a collection; false if it did not exist. */
   dropCollection(name: string): Promise<boolean>
-  /** Rebuilds a collection's indexes from its record log and writes a fresh checkpoint. */
-  repair(name: string): Promise<void>
+  /**
+   * Rebuilds a collection's indexes from its record log beside the current files;
+   * switches only when nothing is lost, unless `acceptLoss`.
+   */
+  repair(name: string, acceptLoss?: boolean | undefined | null): Promise<NativeRepairReport>
+  /** Checks a collection's records, vector rows and log frames against their checksums. */
+  verify(name: string): Promise<NativeVerifyReport>
   /** Checkpoints and closes every collection, releases the writer lock. */
   close(): Promise<void>
   /** The directory. */
@@ -139,8 +150,60 @@ export declare function generatorLocal(optionsJson: string): NativeGenerator
 /** An OpenAI-compatible `/chat/completions` client (streaming). */
 export declare function generatorOpenai(optionsJson: string): NativeGenerator
 
+/** A damaged stretch of a record log. */
+export interface NativeDamagedFrame {
+  /** Byte offset of the damaged frame in the log. */
+  offset: number
+  /** Bytes it spans. */
+  bytes: number
+  /** Its sequence number, when its header could be read. */
+  seq?: number
+  /** What is wrong with it. */
+  reason: string
+}
+
+/** A record whose stored bytes or vector row fail their checksum. */
+export interface NativeDamagedRecord {
+  /** The record id. */
+  id: string
+  /** `"record"` (its bytes in the log) or `"vector"` (its vector row). */
+  part: string
+  /** The error a read of it gives. */
+  message: string
+}
+
 /** Engine version and build facts. */
 export declare function nativeInfo(): string
+
+/** What a repair did. */
+export interface NativeRepairReport {
+  /** Live records after the repair. */
+  records: number
+  /** Live records served before, when the collection could be opened at all. */
+  recordsBefore?: number
+  /** Damaged log frames dropped (only with `acceptLoss`). */
+  droppedFrames: Array<NativeDamagedFrame>
+  /** Ids of records served before and not after (at most 100). */
+  lostIds: Array<string>
+  /** Records lost in all. */
+  lost: number
+  /** Bytes of an interrupted, never acknowledged write cut off the log. */
+  tornBytes: number
+}
+
+/** What a verification found. */
+export interface NativeVerifyReport {
+  /** Live records checked (chunks included). */
+  records: number
+  /** Vector rows checked. */
+  vectors: number
+  /** Valid log frames read. */
+  frames: number
+  /** Damaged records. */
+  damaged: Array<NativeDamagedRecord>
+  /** Damaged log frames. */
+  damagedFrames: Array<NativeDamagedFrame>
+}
 
 /** Opens (creating if needed unless `readOnly`) the database at `path`. */
 export declare function openDatabase(path: string, readOnly: boolean): Promise<NativeDatabase>

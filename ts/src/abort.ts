@@ -21,6 +21,10 @@ export async function withCancel<T>(signal: AbortSignal | undefined, fn: (cancel
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     return await call(() => fn(id))
+  } catch (e) {
+    // the engine stopped because of this signal: report it with the signal's reason
+    if (signal.aborted && (e as { code?: unknown }).code === 'ERR_ABORTED') throw abortedError(signal)
+    throw e
   } finally {
     signal.removeEventListener('abort', onAbort)
     native.cancelTokenRelease(id)

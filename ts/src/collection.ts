@@ -213,29 +213,27 @@ export class Collection {
   }
 
   /**
-   * Inserts records, replacing any with the same id. Each batch of `batchSize` records is
-   * written atomically and is durable (fsynced) before the promise resolves. The whole
-   * input is validated first: an invalid record rejects with `ERR_INVALID_ARG` /
-   * `ERR_DIMENSION_MISMATCH` and nothing is written.
+   * Inserts records, replacing any with the same id. The whole call is validated before
+   * anything is written: an invalid record anywhere rejects with `ERR_INVALID_ARG`,
+   * `ERR_DIMENSION_MISMATCH` or `ERR_LIMIT` (its `location.row` counting from the start of
+   * the call) and nothing is written. The records are then written in batches of
+   * `batchSize`, each atomic and durable (fsynced) before the next starts; a failure after
+   * validation (the embedder, a full disk, `signal`) leaves the batches before it written.
+   * An id given more than once is stored once, as its last occurrence; `upserted` counts
+   * distinct records.
    */
   async upsert(records: RecordInput | RecordInput[], options: UpsertOptions = {}): Promise<UpsertResult> {
     const list = Array.isArray(records) ? records : [records]
     const batchSize = options.batchSize ?? DEFAULT_BATCH
     if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArg('batchSize must be a positive integer')
+    throwIfAborted(options.signal)
     const p = prepare(list)
-    if (p.vectors.some((v) => v !== undefined && v.every((x) => x === 0)) && (await this.stats()).metric === 'cosine') {
-      const row = p.vectors.findIndex((v) => v !== undefined && v.every((x) => x === 0))
-      throw invalidArg(`record ${row}: a zero vector has no direction; it cannot be used with the cosine metric`, { row, field: 'vector' })
-    }
-    let upserted = 0
-    for (let start = 0; start < list.length; start += batchSize) {
-      throwIfAborted(options.signal)
-      const end = Math.min(list.length, start + batchSize)
-      const { data, lengths } = packVectors(p.vectors.slice(start, end))
-      const meta = p.metadata.slice(start, end)
-      const metaJson = meta.every((m) => m === null) ? undefined : metadataJson(meta, start)
-      upserted += await call(() => this.#native.upsert(p.ids.slice(start, end), p.texts.slice(start, end), data, lengths, metaJson))
-    }
+    if (list.length === 0) return { upserted: 0 }
+    const { data, lengths } = packVectors(p.vectors)
+    const metaJson = p.metadata.every((m) => m === null) ? undefined : metadataJson(p.metadata, 0)
+    const upserted = await withCancel(options.signal, (id) =>
+      this.#native.upsert(p.ids, p.texts, data, lengths, metaJson, Math.min(batchSize, 2 ** 32 - 1), id),
+    )
     return { upserted }
   }
 
@@ -410,6 +408,18 @@ export class Collection {
   /** Counts, sizes and configuration. */
   async stats(): Promise<CollectionStats> {
     return JSON.parse(await call(() => this.#native.stats())) as CollectionStats
+  }
+
+  /**
+   * Catches a handle opened with `readOnly: true` up with the writer (another process or
+   * handle) now. Without it, a read-only handle follows the writer by itself: each call
+   * first applies the writes acknowledged since it last looked, at most every 100 ms, so a
+   * read sees every write acknowledged more than 100 ms before it, whole batches only (never
+   * part of one); after the writer compacts it reloads from the new checkpoint. Resolves to
+   * whether anything changed; `false` on a writable handle, which always sees its own writes.
+   */
+  async refresh(): Promise<boolean> {
+    return call(() => this.#native.refresh())
   }
 
   /**

@@ -6,6 +6,7 @@ import { Collection } from './collection'
 import { call, invalidArg } from './errors'
 import { native, type NativeDatabase } from './native'
 import { Embedder, restoreEmbedder } from './rag'
+import type { RepairReport, VerifyReport } from './reports'
 import type { CollectionOptions, OpenOptions } from './types'
 import { checkString, optionsJson, optionsObject } from './validate'
 
@@ -90,20 +91,43 @@ export class Database {
 
   /**
    * Rebuilds a collection's indexes (slot table, metadata, vectors, BM25 index, HNSW graph)
-   * from its record log, the source of truth, discarding its checkpoint files, and writes a
-   * fresh checkpoint. Use it when opening the collection rejects with `ERR_CORRUPT`.
-   * Collection handles opened before are closed; open it again afterwards. Rejects with
-   * `ERR_NOT_FOUND` if there is no such collection, and with `ERR_CORRUPT` if the record
-   * log itself (or `collection.json`) is damaged.
+   * from its record log, the source of truth. The new files are written beside the current
+   * ones and replace them (one atomic manifest write) only when they hold everything the
+   * collection serves now. When the rebuild would lose something (a damaged log frame, a
+   * log shorter than its checkpoint, records the log no longer holds), it rejects with
+   * `ERR_CORRUPT` naming the frame and changes nothing; with `acceptLoss: true` it keeps
+   * what the log still holds, rewrites the log without the damaged frames and reports
+   * what was lost. Use it when opening the collection rejects with `ERR_CORRUPT`, or when
+   * {@link Database.verify} finds damage. Collection handles opened before are closed;
+   * open it again afterwards. `ERR_NOT_FOUND` if there is no such collection.
    * @example
    * ```ts
-   * await db.repair('docs')
+   * const report = await db.repair('docs')
+   * console.log(report.records, report.lost)
    * const docs = await db.collection('docs')
    * ```
    */
-  async repair(name: string): Promise<void> {
+  async repair(name: string, options: { acceptLoss?: boolean } = {}): Promise<RepairReport> {
     if (typeof name !== 'string') throw invalidArg('collection name must be a string')
-    await call(() => this.#native.repair(name))
+    if (options === null || typeof options !== 'object') throw invalidArg('repair options must be an object')
+    if (options.acceptLoss !== undefined && typeof options.acceptLoss !== 'boolean') throw invalidArg('acceptLoss must be a boolean')
+    return call(() => this.#native.repair(name, options.acceptLoss === true))
+  }
+
+  /**
+   * Reads back everything a collection stores and checks it against its checksums: every
+   * live record's bytes, every vector row and every log frame. Resolves to a report listing
+   * each damaged record and frame (empty lists when all is well); changes nothing. Reads of a
+   * damaged record reject with `ERR_CORRUPT` anyway; this finds damage before a read does.
+   * @example
+   * ```ts
+   * const report = await db.verify('docs')
+   * if (report.damaged.length || report.damagedFrames.length) await db.repair('docs')
+   * ```
+   */
+  async verify(name: string): Promise<VerifyReport> {
+    if (typeof name !== 'string') throw invalidArg('collection name must be a string')
+    return call(() => this.#native.verify(name))
   }
 
   /** Writes a checkpoint of every open collection and releases the writer lock. Idempotent. */

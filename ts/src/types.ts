@@ -191,7 +191,7 @@ export interface LimitsOptions {
   maxMetadataDepth?: number
   /** Largest vector dimension. Default and at most 65,536. */
   maxDimension?: number
-  /** Most records in one write batch (see `UpsertOptions.batchSize`). Default 1,000,000. */
+  /** Most records in one write batch (`UpsertOptions.batchSize`, an ingest batch). Default 1,000,000. */
   maxBatchRecords?: number
 }
 
@@ -264,7 +264,10 @@ export interface OpenOptions {
 
 /** Options of {@link Collection.upsert}. */
 export interface UpsertOptions {
-  /** Records sent to the engine per atomic batch (default 2000). */
+  /**
+   * Records per atomic, durable batch (default 2000). The whole call is validated before the
+   * first batch is written, whatever the batch size.
+   */
   batchSize?: number
   /** Stops between batches with `ERR_ABORTED`; batches already written are kept. */
   signal?: AbortSignal

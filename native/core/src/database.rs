@@ -1,7 +1,7 @@
 //! A database: a directory of collections, with a writer lock.
 
 use crate::collection::manifest::{FORMAT_VERSION, MANIFEST};
-use crate::collection::{validate_name, Collection, CollectionConfig, COLLECTION_FILE};
+use crate::collection::{validate_name, Collection, CollectionConfig, RepairOptions, RepairReport, VerifyReport, COLLECTION_FILE};
 use crate::error::{Error, ErrorCode, Result};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -250,13 +250,20 @@ impl Database {
     }
 
     /// Rebuilds a collection's indexes (slot table, metadata, vectors, BM25, HNSW graph)
-    /// from its record log, discarding its checkpoint files, and writes a fresh checkpoint
-    /// (see [`Collection::repair`]). The way out of `ERR_CORRUPT` at open for everything
-    /// but the log itself and `collection.json`. An open handle on the collection is
-    /// closed first; the repaired collection is returned (and later [`collection`](Self::collection)
-    /// calls return it). `ERR_NOT_FOUND` if there is no such collection; `ERR_VERSION`,
-    /// changing nothing, if it was written by a newer format.
+    /// from its record log with the default [`RepairOptions`]; see [`repair_with`](Self::repair_with).
     pub fn repair(&self, name: &str) -> Result<Arc<Collection>> {
+        self.repair_with(name, RepairOptions::default()).map(|(c, _)| c)
+    }
+
+    /// Rebuilds a collection's indexes from its record log beside the current files and
+    /// switches to them only when nothing the collection serves would be lost (see
+    /// [`Collection::repair_with`]): otherwise `ERR_CORRUPT` naming the damaged frame,
+    /// with nothing changed, unless `opts.accept_loss`. The way out of `ERR_CORRUPT` at
+    /// open. An open handle on the collection is closed first; the repaired collection is
+    /// returned with what was done (and later [`collection`](Self::collection) calls return
+    /// it). `ERR_NOT_FOUND` if there is no such collection; `ERR_VERSION`, changing
+    /// nothing, if it was written by a newer format.
+    pub fn repair_with(&self, name: &str, opts: RepairOptions) -> Result<(Arc<Collection>, RepairReport)> {
         self.check_writable(name)?;
         let dir = self.dir.join(name);
         if !self.exists_on_disk(name)? {
@@ -265,9 +272,17 @@ impl Database {
         check_collection_format(&dir, name)?;
         let mut cols = self.collections.lock();
         Self::forget(&mut cols, name);
-        let c = Arc::new(Collection::repair(&dir).map_err(|e| e.context(format!("repairing collection '{name}'")))?);
+        let (c, report) = Collection::repair_with(&dir, opts).map_err(|e| e.context(format!("repairing collection '{name}'")))?;
+        let c = Arc::new(c);
         cols.insert(name.to_string(), c.clone());
-        Ok(c)
+        Ok((c, report))
+    }
+
+    /// Checks every stored record, vector row and log frame of a collection against its
+    /// checksums (see [`Collection::verify`]); changes nothing. Uses the open handle when
+    /// there is one.
+    pub fn verify(&self, name: &str) -> Result<VerifyReport> {
+        self.collection(name)?.verify()
     }
 
     /// Names of the collections, sorted.

@@ -1,6 +1,7 @@
 //! `NativeDatabase`: a handle on a database directory.
 
 use crate::collection::NativeCollection;
+use crate::report::{NativeRepairReport, NativeVerifyReport};
 use crate::run::{job, parse_json, Job};
 use napi::bindgen_prelude::AsyncTask;
 use hektor_core::{CollectionConfig, Database, OpenOptionsDb};
@@ -51,11 +52,20 @@ impl NativeDatabase {
         job(move || db.drop_collection(&name))
     }
 
-    /// Rebuilds a collection's indexes from its record log and writes a fresh checkpoint.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn repair(&self, name: String) -> AsyncTask<Job<()>> {
+    /// Rebuilds a collection's indexes from its record log beside the current files;
+    /// switches only when nothing is lost, unless `acceptLoss`.
+    #[napi(ts_return_type = "Promise<NativeRepairReport>")]
+    pub fn repair(&self, name: String, accept_loss: Option<bool>) -> AsyncTask<Job<NativeRepairReport>> {
         let db = self.inner.clone();
-        job(move || db.repair(&name).map(|_| ()))
+        let opts = hektor_core::RepairOptions { accept_loss: accept_loss.unwrap_or(false) };
+        job(move || db.repair_with(&name, opts).map(|(_, r)| r.into()))
+    }
+
+    /// Checks a collection's records, vector rows and log frames against their checksums.
+    #[napi(ts_return_type = "Promise<NativeVerifyReport>")]
+    pub fn verify(&self, name: String) -> AsyncTask<Job<NativeVerifyReport>> {
+        let db = self.inner.clone();
+        job(move || db.verify(&name).map(Into::into))
     }
 
     /// Checkpoints and closes every collection, releases the writer lock.

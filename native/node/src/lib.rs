@@ -11,6 +11,7 @@ mod error;
 mod ingest;
 mod models;
 mod rag;
+mod report;
 mod run;
 
 use napi_derive::napi;

@@ -248,7 +248,7 @@ impl Collection {
     /// attached (and the mode is not `text`, unless `max_distance` needs a query vector),
     /// so it runs in hybrid mode by default.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
-        self.check_open()?;
+        self.check_readable()?;
         let wants_vector = q.mode != Some(Mode::Text) || q.max_distance.is_some();
         if q.vector.is_none() && wants_vector && self.embedder().is_some() {
             if let Some(t) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -386,7 +386,7 @@ impl Collection {
 
     /// Runs many queries in parallel (rayon); stops early with `ERR_ABORTED` when cancelled.
     pub fn search_batch(&self, queries: &[SearchQuery], cancel: &Cancel) -> Result<Vec<Vec<Hit>>> {
-        self.check_open()?;
+        self.check_readable()?;
         queries
             .par_iter()
             .map(|q| {
