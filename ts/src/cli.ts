@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `hektor` command line: ingest, search, ask, stats, list, repair.
+ * The `hektor` command line: ingest, search, ask, stats, list, verify, repair.
  *
- * Exit codes: 0 success, 1 an operation failed (the error code is printed), 2 bad usage,
- * 130 interrupted (Ctrl-C: the ingest keeps whole batches).
+ * Exit codes: 0 success, 1 an operation failed (the error code is printed) or `verify`
+ * found damage, 2 bad usage, 130 interrupted (Ctrl-C: the ingest keeps whole batches).
  * @packageDocumentation
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
@@ -28,6 +28,7 @@ Commands:
   ask <question>       answer a question from a collection with a generator
   stats                counts, sizes and configuration of a collection
   list                 the collections of the database
+  verify               check every record, vector row and log frame against its checksum
   repair               rebuild a collection's indexes from its record log (after ERR_CORRUPT)
 
 Options for every command:
@@ -76,11 +77,19 @@ Ingest:
 Streams the answer to stdout, then prints the cited sources.`,
   stats: `Usage: hektor stats [--collection <name>] [--json]`,
   list: `Usage: hektor list [--json]`,
-  repair: `Usage: hektor repair [--collection <name>] [--json]
+  verify: `Usage: hektor verify [--collection <name>] [--json]
+
+Reads back every live record, vector row and log frame of the collection and checks each
+against its checksum; lists what is damaged and changes nothing. Exits 1 when anything is
+damaged (then run hektor repair). Works beside a writer (read-only).`,
+  repair: `Usage: hektor repair [--collection <name>] [--accept-loss] [--json]
 
 Rebuilds the collection's indexes (slot table, metadata, vectors, BM25 index, HNSW graph)
-from its record log, the source of truth, discarding its checkpoint files, then writes a
-fresh checkpoint. Run it when opening the collection fails with ERR_CORRUPT. Needs the
+from its record log, the source of truth, beside the current files, and switches to them
+only when they hold every record the collection serves now. When the rebuild would lose
+records (a damaged log frame, a log cut short), it says what and changes nothing; with
+--accept-loss it keeps what the log still holds and reports what was lost. Run it when
+opening the collection fails with ERR_CORRUPT, or after verify finds damage. Needs the
 writer lock (no other process may have the database open for writing).`,
 }
 
@@ -123,7 +132,8 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   stats: {},
   list: {},
-  repair: {},
+  verify: {},
+  repair: { 'accept-loss': { type: 'boolean' } },
 }
 
 const EXT_KINDS: Record<string, string> = {
@@ -184,10 +194,14 @@ function makeSource(target: string, v: Record<string, unknown>): Source {
   return make(target, opts)
 }
 
-/** A one-line progress bar on stderr (TTY), or a line every 2 s (pipes, CI). */
+/**
+ * A one-line progress bar on stderr (TTY), or a line every 2 s (pipes, CI). `done()` ends the
+ * bar's line (once) and stops it, so later messages start on a line of their own.
+ */
 function progressReporter(json: boolean): { update(p: IngestProgress): void; done(): void } {
   const tty = process.stderr.isTTY && !json
   let last = 0
+  let ended = false
   const fmt = (p: IngestProgress): string => {
     const secs = p.elapsedMs / 1000
     const rate = secs > 0 ? p.rows / secs : 0
@@ -204,6 +218,7 @@ function progressReporter(json: boolean): { update(p: IngestProgress): void; don
   }
   return {
     update(p) {
+      if (ended) return
       const now = Date.now()
       if (tty) process.stderr.write(`\r\x1b[2K${fmt(p)}`)
       else if (!json && now - last > 2000) {
@@ -212,7 +227,8 @@ function progressReporter(json: boolean): { update(p: IngestProgress): void; don
       }
     },
     done() {
-      if (tty) process.stderr.write('\n')
+      if (tty && !ended) process.stderr.write('\n')
+      ended = true
     },
   }
 }
@@ -337,14 +353,32 @@ async function main(argv: string[]): Promise<number> {
       out(st, () => `${st.name}: ${st.count} records (${st.deleted} deleted), dimension ${st.dimension ?? '-'}, ${st.metric}, ${st.indexedVectors} vectors in the graph, ${st.textDocs} texts / ${st.terms} terms, ${(st.diskBytes / 1048576).toFixed(1)} MiB on disk`)
       return 0
     }
+    case 'verify': {
+      const db = await open(dbDir, { readOnly: true })
+      const t = performance.now()
+      const r = await db.verify(name)
+      await db.close()
+      const ms = performance.now() - t
+      const bad = r.damaged.length + r.damagedFrames.length
+      out({ collection: name, ...r, elapsedMs: Math.round(ms) }, () =>
+        [
+          `verified '${name}': ${r.records} records, ${r.vectors} vectors, ${r.frames} log frames in ${(ms / 1000).toFixed(1)} s: ${bad ? 'DAMAGED' : 'ok'}`,
+          ...r.damaged.map((d) => `  ${d.part} of ${JSON.stringify(d.id)}: ${d.message}`),
+          ...r.damagedFrames.map((f) => `  log frame at byte ${f.offset}${f.seq !== undefined && f.seq !== null ? ` (sequence ${f.seq})` : ''}: ${f.reason}`),
+          ...(bad ? [`run 'hektor repair -c ${name}' to rebuild from the record log`] : []),
+        ].join('\n'),
+      )
+      return bad ? 1 : 0
+    }
     case 'repair': {
       const db = await open(dbDir)
       opened.push(db)
       const t = performance.now()
-      await db.repair(name)
+      const r = await db.repair(name, { acceptLoss: v['accept-loss'] === true })
       const st = await (await db.collection(name)).stats()
       const ms = performance.now() - t
-      out({ collection: name, count: st.count, indexedVectors: st.indexedVectors, textDocs: st.textDocs, elapsedMs: Math.round(ms) }, () => `repaired '${name}': ${st.count} records, ${st.indexedVectors} vectors in the graph, ${st.textDocs} texts, in ${(ms / 1000).toFixed(1)} s`)
+      const lost = r.lost ? `; LOST ${r.lost} record(s) (${r.lostIds.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}${r.lost > 5 ? ', ...' : ''}) in ${r.droppedFrames.length} damaged log frame(s)` : r.droppedFrames.length ? `; dropped ${r.droppedFrames.length} damaged log frame(s)` : ''
+      out({ collection: name, ...r, count: st.count, indexedVectors: st.indexedVectors, textDocs: st.textDocs, elapsedMs: Math.round(ms) }, () => `repaired '${name}': ${st.count} records, ${st.indexedVectors} vectors in the graph, ${st.textDocs} texts, in ${(ms / 1000).toFixed(1)} s${lost}`)
       return 0
     }
     case 'ingest': {
@@ -368,9 +402,17 @@ async function main(argv: string[]): Promise<number> {
       }
       const col = t.col
       const ac = new AbortController()
-      const onSigint = (): void => ac.abort()
-      process.once('SIGINT', onSigint)
       const bar = progressReporter(json)
+      // the first Ctrl-C stops after the batch being written (the engine checks while it
+      // embeds, so within about a second); a second one quits at once (written batches are
+      // durable either way)
+      const onSigint = (): void => {
+        if (ac.signal.aborted) process.exit(130)
+        bar.done()
+        process.stderr.write('stopping: keeping the batches written so far (Ctrl-C again to quit now)\n')
+        ac.abort()
+      }
+      process.on('SIGINT', onSigint)
       try {
         const report = await col.ingest(source, {
           batchSize: int(v['batch-size'], 'batch-size'),

@@ -13,9 +13,10 @@ export type DamagedFrame = NativeModule.NativeDamagedFrame
 
 /**
  * What {@link Database.repair} did: `records` after (and `recordsBefore`, when the
- * collection opened at all), and, with `acceptLoss`, the `droppedFrames`, the number of
- * records `lost` with the first 100 `lostIds`; `tornBytes` of an interrupted, never
- * acknowledged write cut off the log.
+ * collection opened at all); the `droppedFrames` of the log, the records of those frames
+ * `recovered` through the checkpoint's per-record checksums, and, with `acceptLoss`, the
+ * number of records `lost` with the first 100 `lostIds`; `tornBytes` of an interrupted,
+ * never acknowledged write cut off the log.
  */
 export type RepairReport = NativeModule.NativeRepairReport
 

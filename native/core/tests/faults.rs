@@ -346,15 +346,33 @@ fn repair_never_trades_a_verified_checkpoint_for_a_damaged_log() {
     assert!(e.message().contains(&format!("byte {}", starts[1])), "{e}");
     assert_eq!(files(&cdir), before, "a refused repair changes no file");
     assert_eq!(Collection::open(&cdir, false).unwrap().count(None).unwrap(), 299);
-    // with acceptLoss it rebuilds from what the log holds and says what went
+    // with acceptLoss it rebuilds from what the log holds: the checkpoint vouches for the
+    // frame's other records (their own checksums match), so only the damaged one goes
     let (c, report) = Collection::repair_with(&cdir, hektor_core::RepairOptions { accept_loss: true }).unwrap();
     assert_eq!(report.dropped_frames.len(), 1);
-    assert_eq!((report.records_before, report.records, report.lost), (Some(299), 199, 100));
-    assert_eq!(report.lost_ids[0], "r100");
-    assert_eq!(c.count(None).unwrap(), 199);
+    assert_eq!((report.records_before, report.records, report.lost, report.recovered), (Some(299), 298, 1, 99));
+    assert!(report.lost_ids[0].starts_with("r1"), "{:?}", report.lost_ids);
+    assert_eq!(c.count(None).unwrap(), 298);
     assert!(c.verify().unwrap().is_ok(), "the damaged frame is gone from the rewritten log");
     c.close().unwrap();
-    assert_eq!(Collection::open(&cdir, false).unwrap().count(None).unwrap(), 199);
+    assert_eq!(Collection::open(&cdir, false).unwrap().count(None).unwrap(), 298);
+}
+
+#[test]
+fn damage_outside_any_record_is_repaired_without_loss() {
+    // a flipped byte in a frame's checksum field: every record's own bytes are intact
+    let (cdir, starts) = checkpointed("repair-frame-header");
+    let log = cdir.join("records-0.log");
+    flip_at(&log, starts[1] + 9);
+    flip_at(&log, starts[3] + 9); // and in the frame that deleted r5
+    let (c, report) = Collection::repair(&cdir).map(|c| {
+        let r = c.verify().unwrap();
+        (c, r)
+    }).unwrap();
+    assert!(report.is_ok());
+    assert_eq!(c.count(None).unwrap(), 299);
+    assert!(c.get(&["r5".into()], Parts::ALL).unwrap()[0].is_none(), "the delete of a damaged frame holds");
+    assert!(c.get(&["r150".into()], Parts::ALL).unwrap()[0].is_some());
 }
 
 #[test]

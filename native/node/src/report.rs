@@ -33,6 +33,8 @@ pub struct NativeRepairReport {
     pub records_before: Option<u32>,
     /// Damaged log frames dropped (only with `acceptLoss`).
     pub dropped_frames: Vec<NativeDamagedFrame>,
+    /// Records of damaged frames recovered through the checkpoint's checksums.
+    pub recovered: u32,
     /// Ids of records served before and not after (at most 100).
     pub lost_ids: Vec<String>,
     /// Records lost in all.
@@ -47,6 +49,7 @@ impl From<RepairReport> for NativeRepairReport {
             records: r.records as u32,
             records_before: r.records_before.map(|n| n as u32),
             dropped_frames: r.dropped_frames.into_iter().map(Into::into).collect(),
+            recovered: r.recovered as u32,
             lost_ids: r.lost_ids,
             lost: r.lost as u32,
             torn_bytes: r.torn_bytes as f64,

@@ -367,6 +367,9 @@ pub struct RepairReport {
     pub records_before: Option<usize>,
     /// Log frames that were damaged and dropped (only with `accept_loss`).
     pub dropped_frames: Vec<DamagedFrame>,
+    /// Records of damaged log frames recovered through the checkpoint's checksums (their
+    /// own bytes were intact).
+    pub recovered: usize,
     /// Records served before and not after (only with `accept_loss`), at most 100 ids.
     pub lost_ids: Vec<String>,
     /// How many records were lost in all (see `lost_ids`).
@@ -382,6 +385,39 @@ fn live_ids(c: &Collection) -> HashSet<Box<str>> {
 }
 
 impl Collection {
+    /// Adds to this state (a repair's replay that skipped `damaged` frames) the records
+    /// the old state serves from inside those frames whose bytes still match their
+    /// checksums, at their place in the log, and kills what the old state had deleted
+    /// there. Returns how many records were recovered.
+    fn recover_from(&self, old: &Collection, damaged: &[DamagedFrame]) -> Result<usize> {
+        let inside = |off: u64, len: u32| damaged.iter().any(|d| off >= d.offset && off + len as u64 <= d.offset + d.bytes);
+        let mut recovered = 0;
+        {
+            let ost = old.state.read();
+            for slot in 0..ost.slots.len() as u32 {
+                let s = &ost.slots[slot as usize];
+                if !s.alive() || !s.is_checked() || !inside(s.offset, s.len) {
+                    continue;
+                }
+                // a record whose own bytes are damaged is lost (reported by the caller)
+                let Ok(bytes) = ost.record_bytes(slot) else { continue };
+                // a frame of one record, applied as if it sat at the record's own offset
+                let mut payload = Vec::with_capacity(4 + bytes.len());
+                payload.extend_from_slice(&1u32.to_le_bytes());
+                payload.extend_from_slice(&bytes);
+                self.apply_frame(FrameKind::Upsert, s.offset - 4, &payload)?;
+                recovered += (!s.is_chunk()) as usize;
+            }
+        }
+        let old_ids = live_ids(old);
+        let deleted: Vec<Box<str>> = live_ids(self).into_iter().filter(|id| !old_ids.contains(id)).collect();
+        let mut st = self.state.write();
+        for id in deleted {
+            self.kill_id(&mut st, &id)?;
+        }
+        Ok(recovered)
+    }
+
     /// Rebuilds the collection in `dir` from its record log with the default
     /// [`RepairOptions`]; see [`repair_with`](Self::repair_with).
     pub fn repair(dir: &Path) -> Result<Collection> {
@@ -408,12 +444,10 @@ impl Collection {
     pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<(Collection, RepairReport)> {
         let cf = super::CollectionFile::read(dir)?;
         let old = Manifest::load(dir).ok().flatten();
-        // what the collection serves now, if it opens (read-only: nothing is changed)
-        let before = Collection::open(dir, true).ok().map(|c| {
-            let ids = live_ids(&c);
-            let _ = c.close();
-            ids
-        });
+        // what the collection serves now, if it opens (read-only: nothing is changed); kept
+        // open to recover intact records of damaged frames through its checksums
+        let old_col = Collection::open_checked(dir).ok();
+        let before = old_col.as_ref().map(live_ids);
         let mut logs: Vec<(u64, String)> = Vec::new();
         let mut max_gen = old.as_ref().map_or(0, |m| m.gen);
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(e, format!("listing {}", dir.display())))?;
@@ -438,15 +472,30 @@ impl Collection {
         let log_len = std::fs::metadata(dir.join(&log)).map_or(0, |m| m.len());
         let m = Manifest { format_version: manifest::FORMAT_VERSION, gen: base, log: log.clone(), ..Default::default() };
         let mut salvage = crate::store::log::Salvage::default();
-        let col = match Collection::assemble(dir, cf, m, false, false, Some(&mut salvage)) {
+        let col = match Collection::assemble(dir, cf, m, false, false, super::Replay::Salvage(&mut salvage)) {
             Ok(c) => c,
             Err(e) => {
                 remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
                 return Err(e);
             }
         };
+        // a verified checkpoint vouches for the records of damaged frames whose own bytes
+        // still match their checksums, and for the deletes those frames held
+        let mut recovered = 0;
+        if let Some(oc) = old_col.as_ref().filter(|oc| !salvage.damaged.is_empty() && oc.follow_log_name().as_deref() == Some(log.as_str())) {
+            recovered = match col.recover_from(oc, &salvage.damaged) {
+                Ok(n) => n,
+                Err(e) => {
+                    col.abandon();
+                    remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
+                    return Err(e);
+                }
+            };
+        }
+        drop(old_col);
         let after = live_ids(&col);
         let mut report = RepairReport {
+            recovered,
             records: after.len(),
             records_before: before.as_ref().map(|b| b.len()),
             torn_bytes: salvage.torn_bytes,
@@ -456,28 +505,28 @@ impl Collection {
         lost.sort();
         report.lost = lost.len();
         let short = old.as_ref().filter(|o| o.log == log && log_len < o.log_offset).map(|o| (log_len, o.log_offset));
-        let mut losses = Vec::new();
-        if let Some(f) = salvage.damaged.first() {
+        let frames = salvage.damaged.first().map(|f| {
             let seq = f.seq.map_or(String::new(), |s| format!(", sequence {s}"));
-            losses.push(format!(
-                "the record log has {} damaged frame(s), the first at byte {}{seq} ({})",
-                salvage.damaged.len(),
-                f.offset,
-                f.reason
-            ));
+            format!("the record log has {} damaged frame(s), the first at byte {}{seq} ({})", salvage.damaged.len(), f.offset, f.reason)
+        });
+        let mut losses = Vec::new();
+        // damaged frames lose nothing when the old state showed what they held
+        if let Some(f) = frames.as_ref().filter(|_| before.is_none()) {
+            losses.push(f.clone());
         }
         if let Some((len, offset)) = short {
             losses.push(format!("the record log ({len} bytes) is shorter than its checkpoint ({offset} bytes): later writes are gone"));
         }
         if !lost.is_empty() {
-            losses.push(format!("{} record(s) the collection serves now would be lost (first: {:?})", lost.len(), lost[0]));
+            let why = frames.as_ref().map_or(String::new(), |f| format!(" ({f}; {recovered} record(s) of those frames are intact)"));
+            losses.push(format!("{} record(s) the collection serves now would be lost (first: {:?}){why}", lost.len(), lost[0]));
         }
         if !losses.is_empty() && !opts.accept_loss {
             col.abandon();
             remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
             return Err(Error::corrupt(
                 &dir.join(&log),
-                format!("repair would lose data: {}. Nothing was changed; repair with acceptLoss to rebuild from what the log still holds", losses.join("; ")),
+                format!("repair would lose data: {}. Nothing was changed; repair with acceptLoss (hektor repair --accept-loss) to rebuild from what the log still holds", losses.join("; ")),
             ));
         }
         report.lost_ids = lost.into_iter().take(100).collect();

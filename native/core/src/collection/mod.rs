@@ -49,7 +49,7 @@ use crate::rag::chunk::{self, ChunkOptions};
 use crate::rag::models::Embedder;
 use crate::store::fsutil;
 use crate::store::record::{self, Parts, Reader, Record};
-use crate::store::log::{Frame, Salvage};
+use crate::store::log::{Frame, Salvage, Tail};
 use crate::store::{FrameKind, RecordLog};
 use crate::text::{Analyzer, Bm25Index};
 use crate::vector::{distance, Codes, FrozenGraph, HnswBuilder, VectorStore};
@@ -212,6 +212,14 @@ impl State {
         let span = link.get("span")?.as_array()?;
         Some((link.get("parent")?.as_str()?, [span.first()?.as_u64()?, span.get(1)?.as_u64()?]))
     }
+}
+
+/// How [`Collection::assemble`] reads the log after the checkpoint.
+enum Replay<'a> {
+    /// Frame by frame, stopping at the end as [`Tail`] says.
+    Scan(Tail),
+    /// Past damaged frames, recording them (repair).
+    Salvage(&'a mut Salvage),
 }
 
 /// Where a read-only handle is in the writer's log (see [`Collection::refresh`]).
@@ -414,6 +422,17 @@ impl Collection {
     }
 
     fn open_once(dir: &Path, read_only: bool) -> Result<Collection> {
+        Self::open_with(dir, read_only, if read_only { Tail::Follow } else { Tail::Cut })
+    }
+
+    /// Opens read-only, changing nothing, with a damaged last log frame reported as
+    /// `ERR_CORRUPT` (a reader's open would stop before it, taking it for a write in
+    /// progress): what the collection serves, for repair to compare with.
+    pub(crate) fn open_checked(dir: &Path) -> Result<Collection> {
+        Self::open_with(dir, true, Tail::Strict)
+    }
+
+    fn open_with(dir: &Path, read_only: bool, tail: Tail) -> Result<Collection> {
         let cf = CollectionFile::read(dir)?;
         let man = Manifest::load(dir)?;
         let fresh = man.is_none();
@@ -422,13 +441,13 @@ impl Collection {
             // files of unfinished checkpoints or compactions (a crash) are garbage
             maintenance::remove_stale_files(dir, &man);
         }
-        Self::assemble(dir, cf, man, fresh, read_only, None)
+        Self::assemble(dir, cf, man, fresh, read_only, Replay::Scan(tail))
     }
 
     /// Builds an open collection from the checkpoint `man` names and the log after it.
-    /// With `salvage` (repair), the log is read with [`RecordLog::salvage`]: damaged frames
-    /// are skipped and reported there, and nothing on disk is changed by the replay.
-    fn assemble(dir: &Path, cf: CollectionFile, man: Manifest, fresh: bool, read_only: bool, salvage: Option<&mut Salvage>) -> Result<Collection> {
+    /// With [`Replay::Salvage`] (repair), the log is read with [`RecordLog::salvage`]:
+    /// damaged frames are skipped and reported there, and nothing on disk is changed.
+    fn assemble(dir: &Path, cf: CollectionFile, man: Manifest, fresh: bool, read_only: bool, replay: Replay<'_>) -> Result<Collection> {
         let config = cf.config;
         let analyzer = Arc::new(Analyzer::new(&config.analyzer)?);
 
@@ -524,10 +543,10 @@ impl Collection {
                 next_seq = next_seq.max(frame.seq + 1);
                 col.apply_frame(frame.kind, frame.payload_offset, &frame.payload)
             };
-            match salvage {
-                Some(out) => *out = log.salvage(man.log_offset, apply)?,
-                None => {
-                    log.scan(man.log_offset, !read_only, apply)?;
+            match replay {
+                Replay::Salvage(out) => *out = log.salvage(man.log_offset, apply)?,
+                Replay::Scan(tail) => {
+                    log.scan(man.log_offset, tail, apply)?;
                 }
             }
         }
@@ -642,7 +661,7 @@ impl Collection {
         }
         let log = f.log.as_mut().unwrap();
         let mut changed = false;
-        let tail = log.scan(f.offset, false, |frame| {
+        let tail = log.scan(f.offset, Tail::Follow, |frame| {
             changed = true;
             self.apply_frame(frame.kind, frame.payload_offset, &frame.payload)
         });
@@ -1068,7 +1087,7 @@ impl Collection {
     }
 
     /// Applies one log frame (replay).
-    fn apply_frame(&self, kind: FrameKind, payload_offset: u64, payload: &[u8]) -> Result<()> {
+    pub(crate) fn apply_frame(&self, kind: FrameKind, payload_offset: u64, payload: &[u8]) -> Result<()> {
         let log_path = self.state.read().log.as_ref().map(|l| l.path().to_path_buf()).unwrap_or_default();
         let corrupt = |e: Error| Error::corrupt(&log_path, format!("{} (frame at byte {payload_offset})", e.message()));
         let mut rd = Reader::new(payload);
@@ -1146,7 +1165,7 @@ impl Collection {
 
     /// Kills the live record `id`, with its chunks when it is the parent record of a
     /// chunked collection (chunks `#0, #1, ...` are always stored and removed together).
-    fn kill_id(&self, st: &mut State, id: &str) -> Result<()> {
+    pub(crate) fn kill_id(&self, st: &mut State, id: &str) -> Result<()> {
         let Some(&slot) = st.ids.get(id) else { return Ok(()) };
         let parent = self.chunking.is_some() && !st.slots[slot as usize].is_chunk();
         self.kill(st, slot)?;
@@ -1345,6 +1364,11 @@ impl Collection {
         st.codes = None;
         st.graph = Arc::new(FrozenGraph::empty());
         r
+    }
+
+    /// The log file a read-only handle follows.
+    pub(crate) fn follow_log_name(&self) -> Option<String> {
+        self.follow.lock().as_ref().map(|f| f.log_name.clone())
     }
 
     /// Closes without a checkpoint and without writing anything (a repair that gives up

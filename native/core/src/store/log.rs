@@ -87,6 +87,19 @@ pub struct Salvage {
     pub torn_bytes: u64,
 }
 
+/// What [`RecordLog::scan`] does at the end of the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tail {
+    /// The writer: a torn tail is cut off; a damaged last frame is `ERR_CORRUPT`.
+    Cut,
+    /// A reader beside the writer: a torn tail, or a last frame that fails its checksum,
+    /// may be a write in progress: the scan stops before it and changes nothing.
+    Follow,
+    /// A check that changes nothing: a torn tail is left alone, a damaged last frame is
+    /// `ERR_CORRUPT`.
+    Strict,
+}
+
 /// What lies at one position of the log.
 enum At {
     /// A valid frame ending at the given offset.
@@ -249,13 +262,10 @@ impl RecordLog {
         self.file.sync_all().map_err(|e| Error::io(e, "syncing log"))
     }
 
-    /// Calls `f` for each valid frame from byte `from` on. A torn tail is cut off when
-    /// `repair` is true (the writer), or ignored (readers, who also stop before a last
-    /// frame that fails its checksum: the writer may be writing it). Any other damaged
-    /// frame, and for the writer the last one too, is `ERR_CORRUPT` naming its byte offset
-    /// and sequence number.
-    /// Returns the number of frames.
-    pub fn scan(&mut self, from: u64, repair: bool, mut f: impl FnMut(Frame) -> Result<()>) -> Result<usize> {
+    /// Calls `f` for each valid frame from byte `from` on; what happens at the end of the
+    /// log is `tail`'s choice (see [`Tail`]). Any other damaged frame is `ERR_CORRUPT`
+    /// naming its byte offset and sequence number. Returns the number of frames.
+    pub fn scan(&mut self, from: u64, tail: Tail, mut f: impl FnMut(Frame) -> Result<()>) -> Result<usize> {
         let len = self.file_len()?;
         if from > len {
             return Err(Error::corrupt(&self.path, format!("log is shorter ({len} bytes) than its checkpoint ({from} bytes)")));
@@ -266,13 +276,13 @@ impl RecordLog {
             match self.frame_at(pos, len)? {
                 At::End => break,
                 At::Torn => {
-                    if repair {
+                    if tail == Tail::Cut {
                         self.cut_torn_tail(pos)?;
                     }
                     break;
                 }
                 // a reader may see the writer's last frame while it is being written
-                At::Damaged { next: Some(n), .. } if !repair && n == len => break,
+                At::Damaged { next: Some(n), .. } if tail == Tail::Follow && n == len => break,
                 At::Damaged { reason, seq, .. } => {
                     let seq = seq.map_or(String::new(), |s| format!(" (sequence {s})"));
                     return Err(Error::corrupt(&self.path, format!("{reason} in frame at byte {pos}{seq}")));
@@ -426,7 +436,7 @@ mod tests {
         drop(log);
         let mut log = RecordLog::open(&p, true).unwrap();
         let mut seen = Vec::new();
-        log.scan(0, true, |fr| {
+        log.scan(0, Tail::Cut, |fr| {
             seen.push((fr.kind, fr.seq, fr.payload));
             Ok(())
         })
@@ -439,7 +449,7 @@ mod tests {
         bytes[30] ^= 1;
         std::fs::write(&p, &bytes).unwrap();
         let mut log = RecordLog::open(&p, true).unwrap();
-        assert_eq!(log.scan(0, true, |_| Ok(())).unwrap_err().code(), ErrorCode::Corrupt);
+        assert_eq!(log.scan(0, Tail::Cut, |_| Ok(())).unwrap_err().code(), ErrorCode::Corrupt);
     }
 
     fn three_frames(name: &str) -> (PathBuf, [u64; 3]) {
@@ -457,7 +467,7 @@ mod tests {
     fn seqs(p: &Path) -> Result<Vec<u64>> {
         let mut log = RecordLog::open(p, true)?;
         let mut seen = Vec::new();
-        log.scan(0, true, |f| {
+        log.scan(0, Tail::Cut, |f| {
             seen.push(f.seq);
             Ok(())
         })?;
