@@ -181,3 +181,60 @@ describe('faults', () => {
     await db.close();
   });
 });
+
+describe('the command line under faults', () => {
+  const cli = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'ts', 'dist', 'cli.js');
+
+  test('Ctrl-C during an ingest says it is stopping on a line of its own, keeps whole batches, exits 130', async () => {
+    const dir = tmpDir('cli-sigint');
+    const file = path.join(dir, 'big.jsonl');
+    const out = fs.createWriteStream(file);
+    for (let i = 0; i < 400_000; i++) out.write(`{"id":"d${i}","body":"document ${i} about topic ${i % 97} and some more words to index"}\n`);
+    await new Promise((r) => out.end(r));
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cli, 'ingest', file, '--db', path.join(dir, 'db'), '--text', 'body', '--batch-size', '2000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    await new Promise((r) => setTimeout(r, 1500));
+    const t = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+    assert.equal(code, 130, stderr);
+    assert.ok(Date.now() - t < 5000, `stopped in ${Date.now() - t} ms`);
+    assert.match(stderr, /^stopping: keeping the batches written so far/m, stderr);
+    const db = await open(path.join(dir, 'db'), { readOnly: true });
+    const n = await (await db.collection('docs')).count();
+    assert.ok(n > 0 && n < 400_000 && n % 2000 === 0, `whole batches (${n})`);
+    await db.close();
+  });
+
+  test('hektor verify reports damage and exits 1; repair refuses to lose data; --accept-loss proceeds', async () => {
+    const dir = tmpDir('cli-verify');
+    const db = await open(dir);
+    const col = await db.createCollection('docs', { dimension: DIM });
+    await col.upsert(records(0, 20));
+    await db.close();
+    const run = (...args) => {
+      try {
+        return { code: 0, out: execFileSync(process.execPath, [cli, ...args, '--db', dir, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+      } catch (e) {
+        return { code: e.status, out: e.stdout, err: e.stderr };
+      }
+    };
+    assert.equal(JSON.parse(run('verify').out).damaged.length, 0);
+    const cdir = path.join(dir, 'docs');
+    const log = path.join(cdir, JSON.parse(fs.readFileSync(path.join(cdir, 'manifest.json'), 'utf8')).log);
+    const bytes = fs.readFileSync(log);
+    bytes[bytes.indexOf('record number 3 in') + 1] ^= 0x20;
+    fs.writeFileSync(log, bytes);
+    const v = run('verify');
+    assert.equal(v.code, 1);
+    assert.deepEqual(JSON.parse(v.out).damaged.map((d) => d.id), ['r3']);
+    const r = run('repair');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /ERR_CORRUPT/);
+    const ok = run('repair', '--accept-loss');
+    assert.equal(ok.code, 0, ok.err);
+    assert.deepEqual(JSON.parse(ok.out).lostIds, ['r3']);
+  });
+});

@@ -465,3 +465,40 @@ fn a_read_only_handle_follows_the_writer_in_whole_batches() {
     assert!(r.refresh().unwrap());
     assert_eq!(r.count(None).unwrap(), 224);
 }
+
+/// An embedder that cancels the call after its first batch (a user pressing Ctrl-C while a
+/// slow local model embeds), counting its calls.
+struct CancelAfterFirst {
+    cancel: Cancel,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl hektor_core::rag::models::Embedder for CancelAfterFirst {
+    fn embed(&self, texts: &[&str]) -> hektor_core::Result<Vec<Vec<f32>>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cancel.cancel();
+        Ok(texts.iter().map(|t| vec![1.0, t.len() as f32, 0.5]).collect())
+    }
+    fn dimension(&self) -> Option<usize> {
+        Some(3)
+    }
+    fn describe(&self) -> String {
+        "cancel-after-first".into()
+    }
+}
+
+#[test]
+fn a_cancelled_call_stops_inside_a_batch_while_it_embeds() {
+    let dir = tmp("cancel-embed");
+    let c = Collection::create(&dir.join("c"), "c", CollectionConfig::default()).unwrap();
+    let cancel = Cancel::new();
+    let e = std::sync::Arc::new(CancelAfterFirst { cancel: cancel.clone(), calls: Default::default() });
+    c.set_embedder(Some(e.clone()));
+    let recs: Vec<Record> = (0..1000).map(|i| Record { id: format!("t{i}"), text: Some(format!("text {i}")), ..Default::default() }).collect();
+    // one batch of 1,000 texts: the embedder is called in small batches, and the cancel is
+    // seen after the first instead of after all of them
+    let err = c.upsert_in_batches(recs, 1000, &cancel).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Aborted);
+    assert_eq!(e.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(c.count(None).unwrap(), 0, "nothing of the interrupted batch is written");
+}
