@@ -13,5 +13,6 @@ test('concurrent searches beside a writer that upserts, deletes and compacts: no
   assert.equal(res.wrong, 0, text);
   assert.ok(res.writeBatches > 10 && res.compactions >= 1, `too little write traffic:\n${text}`);
   assert.ok(res.searches > 200 && res.reader.searches > 20 && res.reader.reopens >= 2, `too few searches:\n${text}`);
+  assert.ok(res.reader.followed > 0, `the readOnly reader never saw a write while open:\n${text}`);
   assert.ok(res.rss.last - res.rss.warm < 64, `RSS grew by ${(res.rss.last - res.rss.warm).toFixed(0)} MB after warm-up:\n${text}`);
 });

@@ -10,7 +10,7 @@
 //   searchers  N loops of vector (HNSW and exact), text and hybrid searches, each with one of
 //              a set of filters, and searchBatch calls of 8 such queries;
 //   reader     (unless --no-reader) a second process that opens the database readOnly and
-//              searches its snapshot, reopening it every 2 s.
+//              searches it while it follows the writer, reopening it every 2 s.
 // Every hit is checked: its id was written, its metadata and text are those of that id and
 // satisfy the query's filter, and `get` finds it (unless the writer deleted it meanwhile;
 // the reader's snapshot must find every hit). At the end the writer stops and the whole
@@ -334,11 +334,15 @@ function runReader(dir, seconds, pool) {
   });
 }
 
-/** The reader process: searches a readOnly snapshot, reopened every 2 s; prints its result as JSON. */
+/**
+ * The reader process: searches a readOnly handle, which follows the writer (its reads see the
+ * writer's acknowledged writes within 100 ms), reopened every 2 s; prints its result as JSON.
+ * `followed` counts the times a handle's record count changed while it was open.
+ */
 async function childReader(dir, seconds, pool) {
   const deadline = performance.now() + seconds * 1000;
   const r = rng(999);
-  const res = { errors: 0, wrong: 0, searches: 0, reopens: 0, problems: [] };
+  const res = { errors: 0, wrong: 0, searches: 0, reopens: 0, followed: 0, problems: [] };
   const note = (p) => res.problems.length < 10 && res.problems.push(p);
   while (performance.now() < deadline) {
     let db;
@@ -347,12 +351,17 @@ async function childReader(dir, seconds, pool) {
       const col = await db.collection(NAME);
       res.reopens++;
       const until = Math.min(deadline, performance.now() + 2000);
+      let count = await col.count();
       while (performance.now() < until) {
         const [q, pred] = randomQuery(r, pool);
         const hits = await col.search(q);
         res.searches++;
-        // a snapshot: every hit must be found by get
-        const bad = await checkHits(col, q, pred, hits, () => false);
+        // the handle follows the writer: a hit may be deleted before the get after it; its
+        // text and metadata must still be right
+        const bad = await checkHits(col, q, pred, hits, () => true);
+        const now = await col.count();
+        if (now !== count) res.followed++;
+        count = now;
         res.wrong += bad.length;
         bad.forEach(note);
       }
@@ -373,7 +382,7 @@ async function childReader(dir, seconds, pool) {
 /** One-line summary of a result. */
 export function summary(res) {
   const f = (x) => x.toFixed(0);
-  const rd = res.reader ? `, reader ${res.reader.searches} searches over ${res.reader.reopens} snapshots` : '';
+  const rd = res.reader ? `, reader ${res.reader.searches} searches over ${res.reader.reopens} opens, following the writer (${res.reader.followed} count changes seen)` : '';
   return [
     `length ${res.seconds.toFixed(1)} s; writes ${f(res.writes / res.seconds)} records/s (${res.writeBatches} batches, ${res.deletes} deleted, ${res.compactions} compactions); searches ${f(res.searches / res.seconds)}/s${rd}`,
     `errors ${res.errors}; wrong results ${res.wrong}`,

@@ -12,8 +12,19 @@ use serde_json::{json, Value};
 const N: usize = 10_000;
 const D: usize = 64;
 
-/// A file in the temp dir, removed when the test ends.
-struct TempFile(PathBuf);
+/// Held (shared) by every test while it has HDF5 files, and exclusively by the test that
+/// spawns a child process: the HDF5 library opens files without `O_CLOEXEC`, so a child
+/// forked while another test has a file open inherits its descriptor and, with it, the
+/// file's `flock`, and that test's next open fails with EWOULDBLOCK until the child exits.
+static FILES: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Shares [`FILES`] (a panicking test poisons nothing that matters here).
+fn files_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    FILES.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A file in the temp dir, removed when the test ends; holds [`FILES`] shared meanwhile.
+struct TempFile(PathBuf, Option<std::sync::RwLockReadGuard<'static, ()>>);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -38,7 +49,7 @@ impl AsRef<Path> for TempFile {
 fn tmp(name: &str) -> TempFile {
     let p = std::env::temp_dir().join(format!("hk-hdf5-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&p);
-    TempFile(p)
+    TempFile(p, Some(files_shared()))
 }
 
 fn spec(path: &Path, options: Value) -> SourceSpec {
@@ -570,14 +581,16 @@ fn write_with_private_filters_child() {
 
 #[test]
 fn filters_this_build_lacks() {
-    let base = tmp("private-filter");
+    // no other test may have an HDF5 file open while the child is forked (see FILES)
+    let base = TempFile(std::env::temp_dir().join(format!("hk-hdf5-{}-private-filter", std::process::id())), None);
+    let _alone = FILES.write().unwrap_or_else(|e| e.into_inner());
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "write_with_private_filters_child", "--test-threads=1"])
         .env("HK_HDF5_FILTER_CHILD", base.as_os_str())
         .output()
         .unwrap();
-    let applied = TempFile(PathBuf::from(format!("{}-applied.h5", base.display())));
-    let skipped = TempFile(PathBuf::from(format!("{}-skipped.h5", base.display())));
+    let applied = TempFile(PathBuf::from(format!("{}-applied.h5", base.display())), None);
+    let skipped = TempFile(PathBuf::from(format!("{}-skipped.h5", base.display())), None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 
     // Data written through a filter this process lacks: refused when the source opens.

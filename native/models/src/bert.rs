@@ -3,7 +3,7 @@
 use crate::encoder::{encoder_prefix, load_weights, Batch, BertConfig, BertEncoder};
 use crate::{read_json_opt, require_dir};
 use hektor_core::rag::models::Embedder;
-use hektor_core::{Error, ErrorCode, Result};
+use hektor_core::{Cancel, Error, ErrorCode, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
@@ -314,6 +314,12 @@ fn pooling_of(dir: &Path, forced: Option<Pooling>) -> Result<(bool, Vec<Pooling>
 
 impl Embedder for BertEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_cancellable(texts, &Cancel::new())
+    }
+
+    /// Tokenizes all `texts`, sorts them by length (little padding per batch) and runs the
+    /// model batch by batch, checking `cancel` before each.
+    fn embed_cancellable(&self, texts: &[&str], cancel: &Cancel) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -325,6 +331,7 @@ impl Embedder for BertEmbedder {
         order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         for chunk in order.chunks(self.batch_size) {
+            cancel.check()?;
             let seqs: Vec<(&[u32], &[u32])> = chunk.iter().map(|&i| (encodings[i].get_ids(), encodings[i].get_type_ids())).collect();
             let batch = Batch::pack(&seqs);
             let hidden = self.encoder.forward(&batch)?;

@@ -70,6 +70,9 @@ impl<T: Embedder> Embedder for Lazy<T> {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.get()?.embed(texts)
     }
+    fn embed_cancellable(&self, texts: &[&str], cancel: &hektor_core::Cancel) -> Result<Vec<Vec<f32>>> {
+        self.get()?.embed_cancellable(texts, cancel)
+    }
     fn dimension(&self) -> Option<usize> {
         self.model.get().and_then(Embedder::dimension).or(self.dimension)
     }

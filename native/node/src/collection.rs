@@ -97,25 +97,30 @@ impl NativeCollection {
         if texts.len() != n {
             return Err(invalid("internal: texts do not match the batch"));
         }
-        let vectors = split_vectors(&vector_data, &vector_lengths, n)?;
-        let metas: Vec<Value> = match metadata_json {
-            Some(s) => match parse_json("metadata", &s)? {
-                Value::Array(a) if a.len() == n => a,
-                _ => return Err(invalid("internal: metadata does not match the batch")),
-            },
-            None => vec![Value::Null; n],
-        };
-        let records: Vec<Record> = ids
-            .into_iter()
-            .zip(texts)
-            .zip(vectors)
-            .zip(metas)
-            .map(|(((id, text), vector), m)| Record { id, text, vector, metadata: if m.is_null() { None } else { Some(m) } })
-            .collect();
+        // only copies on the JavaScript thread; splitting and parsing run in the job
+        let (data, lengths) = (vector_data.to_vec(), vector_lengths.to_vec());
         let col = self.inner.clone();
         let batch = batch_size.map_or(usize::MAX, |b| b.max(1) as usize);
         let cancel = cancel::get(cancel_id);
-        Ok(job(move || col.upsert_in_batches(records, batch, &cancel).map(|n| n as u32)))
+        Ok(job(move || {
+            let vectors = split_vectors(&data, &lengths, n).map_err(|e| hektor_core::Error::internal(e.reason.clone()))?;
+            let metas: Vec<Value> = match metadata_json {
+                Some(s) => match serde_json::from_str(&s) {
+                    Ok(Value::Array(a)) if a.len() == n => a,
+                    Ok(_) => return Err(hektor_core::Error::internal("metadata does not match the batch")),
+                    Err(e) => return Err(hektor_core::Error::invalid(format!("metadata is not valid JSON: {e}"))),
+                },
+                None => vec![Value::Null; n],
+            };
+            let records: Vec<Record> = ids
+                .into_iter()
+                .zip(texts)
+                .zip(vectors)
+                .zip(metas)
+                .map(|(((id, text), vector), m)| Record { id, text, vector, metadata: if m.is_null() { None } else { Some(m) } })
+                .collect();
+            col.upsert_in_batches(records, batch, &cancel).map(|n| n as u32)
+        }))
     }
 
     /// Records by id as a JSON array (`null` for unknown ids).

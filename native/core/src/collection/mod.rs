@@ -67,9 +67,10 @@ use std::sync::Arc;
 pub const COLLECTION_FILE: &str = "collection.json";
 /// Largest id, in bytes.
 pub const MAX_ID_BYTES: usize = 1024;
-/// Texts per call to the embedder (also how often an ingest's cancellation is checked
-/// while it embeds: a few hundred milliseconds with a local model on a slow CPU).
-const EMBED_BATCH: usize = 32;
+/// Texts per call to the embedder. A local model sorts each call's texts by length into
+/// batches of its own (less padding the more texts it sees) and checks cancellation
+/// between them.
+const EMBED_BATCH: usize = 256;
 /// Log bytes after which a write triggers a checkpoint.
 const AUTO_CHECKPOINT_BYTES: u64 = 64 << 20;
 /// Metadata key linking a chunk record to its parent in a chunked collection:
@@ -891,8 +892,7 @@ impl Collection {
         let Some(e) = self.embedder() else { return Err(Error::invalid("no embedder is attached to this collection")) };
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(EMBED_BATCH) {
-            cancel.check()?;
-            let vs = e.embed(chunk).map_err(|err| err.context(format!("embedding with {}", e.describe())))?;
+            let vs = e.embed_cancellable(chunk, cancel).map_err(|err| err.context(format!("embedding with {}", e.describe())))?;
             if vs.len() != chunk.len() {
                 return Err(Error::internal(format!("embedder {} returned {} vectors for {} texts", e.describe(), vs.len(), chunk.len())));
             }
@@ -956,8 +956,12 @@ impl Collection {
         let (records, rows) = last_of_each_id(records);
         let distinct = records.len();
         let mut rest = records.into_iter().zip(rows).peekable();
+        let mut first = true;
         while rest.peek().is_some() {
-            cancel.check()?;
+            // between batches (inside one, only while it embeds)
+            if !std::mem::take(&mut first) {
+                cancel.check()?;
+            }
             let (recs, rows): (Vec<Record>, Vec<usize>) = rest.by_ref().take(batch).unzip();
             self.write_batch(recs, rows, cancel)?;
         }

@@ -2,6 +2,7 @@
 //! (`hektor-models`: candle BERT embedder and cross-encoder, GGUF chat models), HTTP
 //! clients of OpenAI-compatible servers, and JavaScript callbacks (in the binding).
 
+use crate::cancel::Cancel;
 use crate::error::Result;
 use crate::rag::prompt::Message;
 
@@ -9,6 +10,13 @@ use crate::rag::prompt::Message;
 pub trait Embedder: Send + Sync {
     /// Embeds a batch of texts (one vector each, all of [`dimension`](Self::dimension)).
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// [`embed`](Self::embed), stopping with `ERR_ABORTED` once `cancel` is set: checked
+    /// before the call by default; a model that works in batches of its own checks between
+    /// them, so a long call stops within one of its batches.
+    fn embed_cancellable(&self, texts: &[&str], cancel: &Cancel) -> Result<Vec<Vec<f32>>> {
+        cancel.check()?;
+        self.embed(texts)
+    }
     /// The output dimension, when known before the first call.
     fn dimension(&self) -> Option<usize>;
     /// Counts tokens the way the model does (for chunk sizes), when it can.
