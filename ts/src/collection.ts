@@ -6,6 +6,7 @@ import { throwIfAborted, withCancel } from './abort'
 import { call, HektorError, invalidArg } from './errors'
 import type { NativeCollection } from './native'
 import { checkJson, checkNumberOption, checkString, optionsJson, optionsObject } from './validate'
+import { Limiter, readWeight } from './limit'
 import { Source, type IngestOptions, type IngestProgress, type IngestReport } from './sources'
 import { Embedder, Generator, Reranker, settleStream, type Answer, type AskEvent, type AskOptions } from './rag'
 import type {
@@ -196,6 +197,8 @@ function encodeQuery(q: SearchOptions, where: string): { json: string; vector: F
  */
 export class Collection {
   readonly #native: NativeCollection
+  /** Bounds the reads in flight, whose results are converted on the JavaScript thread (see `limit.ts`). */
+  readonly #reads = new Limiter()
 
   /**
    * @param owner - the {@link Database} the handle came from: it stays reachable as long as
@@ -244,11 +247,14 @@ export class Collection {
   async get(ids: string | string[], select: SelectField[] = []): Promise<(StoredRecord | null)[]> {
     const list = normalizeIds(ids, 'get')
     checkSelect(select, 'get')
-    const raw = JSON.parse(await call(() => this.#native.get(list, select))) as (RawHit | null)[]
-    return raw.map((r) => {
-      if (r === null) return null
-      const { vector, ...rest } = r
-      return (vector ? { ...rest, vector: Float32Array.from(vector) } : rest) as StoredRecord
+    const vectors = select.length === 0 || select.includes('vector')
+    return this.#reads.run(readWeight(list.length, vectors), async () => {
+      const raw = JSON.parse(await call(() => this.#native.get(list, select))) as (RawHit | null)[]
+      return raw.map((r) => {
+        if (r === null) return null
+        const { vector, ...rest } = r
+        return (vector ? { ...rest, vector: Float32Array.from(vector) } : rest) as StoredRecord
+      })
     })
   }
 
@@ -277,9 +283,16 @@ export class Collection {
   async search(options: SearchOptions): Promise<Hit[]> {
     throwIfAborted(options?.signal)
     const { json, vector } = encodeQuery(options, 'search')
-    const hits = JSON.parse(await call(() => this.#native.search(json, vector))) as RawHit[]
-    throwIfAborted(options.signal)
-    return hits.map(reviveHit)
+    const weight = readWeight(options.k ?? 10, options.select?.includes('vector') === true)
+    return this.#reads.run(
+      weight,
+      async () => {
+        const raw = JSON.parse(await call(() => this.#native.search(json, vector))) as RawHit[]
+        throwIfAborted(options.signal)
+        return raw.map(reviveHit)
+      },
+      options.signal,
+    )
   }
 
   /** Runs many searches at once, in parallel in Rust. Returns one hit list per query. */
