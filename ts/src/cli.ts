@@ -251,6 +251,7 @@ function embedderKey(d: unknown): string {
   return JSON.stringify([kind, p ?? null, model ?? null, baseURL ?? null])
 }
 
+/** An embedder descriptor in words, for messages. */
 function describeEmbedder(d: unknown): string {
   if (d === null || typeof d !== 'object') return 'no embedder'
   const { kind, path: p, model } = d as Record<string, unknown>
@@ -300,6 +301,7 @@ interface Before {
   db: boolean
 }
 
+/** What exists at `dbDir` now, before the command changes anything. */
 function before(dbDir: string): Before {
   return { dir: fs.existsSync(dbDir), db: fs.existsSync(path.join(dbDir, 'hektor.json')) }
 }

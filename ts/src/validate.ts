@@ -80,6 +80,43 @@ function kindOf(v: object): string {
 }
 
 /**
+ * The common case, without allocating: true when `v` holds only well-formed strings, finite
+ * numbers, booleans, `null`, `undefined`, arrays and plain objects, nested at most `maxDepth`
+ * deep. False sends the value through the walk that names the problem (or accepts a
+ * `toJSON` object such as a `Date`); a cycle ends here at the depth bound. May throw (a
+ * getter, the stack): {@link checkJson} calls it guarded.
+ * @internal
+ */
+export function simpleJson(v: unknown, depth: number, maxDepth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+      return isWellFormed(v)
+    case 'number':
+      return Number.isFinite(v)
+    case 'boolean':
+    case 'undefined':
+      return true
+    case 'object': {
+      if (v === null) return true
+      if (depth > maxDepth) return false
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!simpleJson(v[i], depth + 1, maxDepth)) return false
+        return true
+      }
+      if (!isPlain(v) || typeof (v as { toJSON?: unknown }).toJSON === 'function') return false
+      const keys = Object.keys(v)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]
+        if (!isWellFormed(k) || !simpleJson((v as Record<string, unknown>)[k], depth + 1, maxDepth)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/**
  * Checks that `value` is a JSON value `JSON.stringify` serialises without loss (see the
  * module docs); throws a {@link HektorError} naming the row and path otherwise. `undefined`
  * object properties are allowed (they are left out, as JSON does); objects with a `toJSON`
@@ -87,6 +124,11 @@ function kindOf(v: object): string {
  * @internal
  */
 export function checkJson(value: unknown, rules: JsonRules): void {
+  try {
+    if (simpleJson(value, 1, rules.maxDepth)) return
+  } catch {
+    // a getter threw, or the stack ran out: the walk below reports it
+  }
   const path: (string | number)[] = []
   let ancestors: Set<object> | undefined
   const fail = (code: ErrorCode, problem: string): never => {
