@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 const N: usize = 10_000;
 const D: usize = 64;
 
-/// Held (shared) by every test while it has HDF5 files, and exclusively by the test that
-/// spawns a child process: the HDF5 library opens files without `O_CLOEXEC`, so a child
+/// Held (shared) by every test while it has HDF5 files, and exclusively by the tests that
+/// spawn a child process: the HDF5 library opens files without `O_CLOEXEC`, so a child
 /// forked while another test has a file open inherits its descriptor and, with it, the
 /// file's `flock`, and that test's next open fails with EWOULDBLOCK until the child exits.
 static FILES: std::sync::RwLock<()> = std::sync::RwLock::new(());
@@ -516,6 +516,8 @@ fn library_errors_never_reach_stderr() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
+    // no other test may have an HDF5 file open while the child is forked (see FILES)
+    let _alone = FILES.write().unwrap_or_else(|e| e.into_inner());
     let out = std::process::Command::new(exe)
         .args([
             "--exact",
