@@ -176,6 +176,8 @@ describe('collection', () => {
     await rejectsWith(assert, d.createCollection('p', { dimension: 32, quantization: 'pq' }), 'ERR_INVALID_ARG');
     let q = await d.createCollection('q', { dimension: 32, quantization: 'sq8' });
     await q.upsert(data.map((v, i) => ({ id: String(i), vector: v })));
+    // codes are trained as the background indexer builds the graph
+    await q.waitForIndex();
     await q.flush();
     const st = await q.stats();
     assert.equal(st.config.quantization, 'sq8');

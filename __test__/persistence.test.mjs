@@ -86,6 +86,8 @@ describe('persistence', () => {
       const db = await open(dir);
       const c = await db.createCollection('v', { metric: 'dot' });
       await c.upsert(vecs.map((v, i) => ({ id: `v${i}`, vector: v, text: `item ${i % 10}` })));
+      // the graph is built in the background; close saves it as far as it got
+      await c.waitForIndex();
       before = await c.search({ vector: vecs[5], text: 'item 5', k: 10 });
       await db.close();
     }

@@ -33,6 +33,11 @@ export declare class NativeCollection {
   searchBatch(queriesJson: string, vectorData: Float32Array, vectorLengths: Int32Array, cancelId?: number | undefined | null): Promise<string>
   /** Counts, sizes and configuration as JSON. */
   stats(): Promise<string>
+  /**
+   * Runs the indexing still to do on this call's thread until the graph covers every
+   * vector written so far (the background indexer works beside it).
+   */
+  waitForIndex(cancelId?: number | undefined | null): Promise<void>
   /** Catches a read-only handle up with the writer; true when something changed. */
   refresh(): Promise<boolean>
   /** Writes a checkpoint. */
@@ -183,6 +188,8 @@ export interface NativeRepairReport {
   recordsBefore?: number
   /** Damaged log frames dropped (only with `acceptLoss`). */
   droppedFrames: Array<NativeDamagedFrame>
+  /** Records of damaged frames recovered through the checkpoint's checksums. */
+  recovered: number
   /** Ids of records served before and not after (at most 100). */
   lostIds: Array<string>
   /** Records lost in all. */

@@ -233,6 +233,38 @@ function progressReporter(json: boolean): { update(p: IngestProgress): void; don
   }
 }
 
+/**
+ * After an ingest: waits for the background indexer to put every vector into the graph,
+ * with a bar on a TTY. Ctrl-C stops waiting (the records are stored; the next open resumes
+ * the indexing).
+ */
+async function finishIndex(col: Collection, json: boolean): Promise<void> {
+  if ((await col.stats()).index.pending === 0) return
+  const tty = process.stderr.isTTY && !json
+  const ac = new AbortController()
+  const onSigint = (): void => {
+    if (tty) process.stderr.write('\n')
+    process.stderr.write('indexing stopped: the records are stored; the graph is finished the next time the collection is opened\n')
+    ac.abort()
+  }
+  process.once('SIGINT', onSigint)
+  const t = performance.now()
+  try {
+    await col.waitForIndex({
+      signal: ac.signal,
+      onProgress: (s) => {
+        if (tty) process.stderr.write(`\r\x1b[2Kindexing: ${s.indexed.toLocaleString()} vectors in the graph, ${s.pending.toLocaleString()} to go${s.etaSeconds !== undefined ? `, ETA ${Math.round(s.etaSeconds)} s` : ''}`)
+      },
+    })
+    if (tty) process.stderr.write('\n')
+    if (!json) process.stderr.write(`indexed in ${((performance.now() - t) / 1000).toFixed(1)} s\n`)
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_ABORTED') throw e
+  } finally {
+    process.off('SIGINT', onSigint)
+  }
+}
+
 /** Databases opened by the command, closed (checkpointed) before the process exits. */
 const opened: Database[] = []
 
@@ -424,7 +456,6 @@ async function main(argv: string[]): Promise<number> {
         })
         bar.done()
         out(report, () => `ingested ${report.upserted.toLocaleString()} of ${report.rows.toLocaleString()} rows into '${name}' in ${(report.elapsedMs / 1000).toFixed(1)} s (${report.rowsPerSecond.toLocaleString()} rows/s)${report.skipped ? `; skipped ${report.skipped}: ${report.errors.slice(0, 3).map((e) => e.message).join('; ')}` : ''}`)
-        return 0
       } catch (e) {
         // batches written before the failure are kept; a collection or database this
         // command made and nothing went into is removed again
@@ -434,6 +465,8 @@ async function main(argv: string[]): Promise<number> {
         bar.done()
         process.off('SIGINT', onSigint)
       }
+      await finishIndex(col, json)
+      return 0
     }
     case 'search': {
       const query = positionals.join(' ').trim()

@@ -21,6 +21,7 @@ import type {
   StoredRecord,
   UpsertOptions,
   UpsertResult,
+  WaitForIndexOptions,
 } from './types'
 
 const MAX_ID_BYTES = 1024
@@ -226,6 +227,7 @@ export class Collection {
    * distinct records.
    */
   async upsert(records: RecordInput | RecordInput[], options: UpsertOptions = {}): Promise<UpsertResult> {
+    options = optionsObject(options, 'upsert')
     const list = Array.isArray(records) ? records : [records]
     const batchSize = options.batchSize ?? DEFAULT_BATCH
     if (!Number.isInteger(batchSize) || batchSize < 1) throw invalidArg('batchSize must be a positive integer')
@@ -421,6 +423,44 @@ export class Collection {
   /** Counts, sizes and configuration. */
   async stats(): Promise<CollectionStats> {
     return JSON.parse(await call(() => this.#native.stats())) as CollectionStats
+  }
+
+  /**
+   * Resolves once the HNSW graph covers every vector written so far. Writes return as soon
+   * as they are durable and a background indexer (at a lower priority than searches) builds
+   * the graph; until it is done, new vectors are searched exactly, so results are complete
+   * but slower at scale. This call does the remaining indexing work too, beside the
+   * background indexer. `close()` does not wait: it saves the graph as far as it got, and the
+   * next open resumes. `stats().index` shows the progress without waiting.
+   * @example
+   * ```ts
+   * await col.ingest(sources.parquet('big.parquet', { id: 'id', vector: 'embedding' }))
+   * await col.waitForIndex({ onProgress: (s) => console.log(`${s.pending} vectors to go`) })
+   * ```
+   */
+  async waitForIndex(options: WaitForIndexOptions = {}): Promise<void> {
+    options = optionsObject(options, 'waitForIndex')
+    const { signal, onProgress } = options
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidArg('waitForIndex: onProgress must be a function')
+    let timer: NodeJS.Timeout | undefined
+    if (onProgress) {
+      const tick = (): void => {
+        this.stats().then(
+          (s) => {
+            if (timer !== undefined) onProgress(s.index)
+          },
+          () => undefined,
+        )
+      }
+      timer = setInterval(tick, 250)
+    }
+    try {
+      await withCancel(signal, (id) => this.#native.waitForIndex(id))
+    } finally {
+      if (timer !== undefined) clearInterval(timer)
+      timer = undefined
+    }
+    if (onProgress) onProgress((await this.stats()).index)
   }
 
   /**

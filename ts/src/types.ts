@@ -286,6 +286,30 @@ export interface DeleteResult {
 }
 
 /** Counts, sizes and configuration of a collection. */
+/**
+ * Where a collection's vector index stands. Writes return as soon as they are durable; a
+ * background indexer then puts their vectors into the HNSW graph. Vectors it has not reached
+ * are searched exactly, so results are always complete, only slower while `pending` is large.
+ */
+export interface IndexStatus {
+  /** Vectors searchable through the graph. */
+  indexed: number
+  /** Vectors not in the graph yet. */
+  pending: number
+  /** `'building'` while the indexer works, else `'idle'`. */
+  state: 'idle' | 'building'
+  /** Estimated seconds until `pending` reaches 0 (while building, once a rate is known). */
+  etaSeconds?: number
+}
+
+/** Options of {@link Collection.waitForIndex}. */
+export interface WaitForIndexOptions {
+  /** Stops waiting with `ERR_ABORTED`; the indexing done so far stays. */
+  signal?: AbortSignal
+  /** Called with the index status about every 250 ms while waiting. */
+  onProgress?: (status: IndexStatus) => void
+}
+
 export interface CollectionStats {
   /** Collection name. */
   name: string
@@ -299,8 +323,10 @@ export interface CollectionStats {
   metric: Metric
   /** Vectors searchable through the HNSW graph. */
   indexedVectors: number
-  /** Vectors not yet in the graph (searched exactly until the graph is refreshed). */
+  /** Vectors not yet in the graph (searched exactly until the background indexer reaches them). */
   pendingVectors: number
+  /** The vector index as the background indexer leaves it (see {@link Collection.waitForIndex}). */
+  index: IndexStatus
   /** Vectors with an 8-bit code (`quantization: 'sq8'` once trained; absent otherwise). */
   quantizedVectors?: number
   /** Documents in the BM25 index. */

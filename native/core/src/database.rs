@@ -213,7 +213,6 @@ impl Database {
         }
         match Collection::create(&dir, name, config) {
             Ok(c) => {
-                let c = Arc::new(c);
                 cols.insert(name.to_string(), c.clone());
                 Ok(c)
             }
@@ -244,7 +243,7 @@ impl Database {
             return Err(Error::new(ErrorCode::NotFound, format!("no collection named '{name}'")));
         }
         check_collection_format(&dir, name)?;
-        let c = Arc::new(Collection::open(&dir, self.read_only).map_err(|e| e.context(format!("collection '{name}'")))?);
+        let c = Collection::open(&dir, self.read_only).map_err(|e| e.context(format!("collection '{name}'")))?;
         cols.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -273,7 +272,6 @@ impl Database {
         let mut cols = self.collections.lock();
         Self::forget(&mut cols, name);
         let (c, report) = Collection::repair_with(&dir, opts).map_err(|e| e.context(format!("repairing collection '{name}'")))?;
-        let c = Arc::new(c);
         cols.insert(name.to_string(), c.clone());
         Ok((c, report))
     }

@@ -2,6 +2,12 @@
 
 mod common;
 
+/// Waits until the background indexer has put every vector into the graph (flush and
+/// close save the graph as far as it got).
+fn settle(col: &hektor_core::Collection) {
+    col.wait_for_index(&hektor_core::Cancel::new(), |_| {}).unwrap();
+}
+
 use common::{clustered, tmp, Rng};
 use hektor_core::store::record::Parts;
 use hektor_core::{
@@ -104,6 +110,7 @@ fn persists_across_reopen_and_unclean_exit() {
             )
             .unwrap();
         }
+        settle(&col);
         col.flush().unwrap();
         col.delete(&["5".into()]).unwrap();
         col.upsert(vec![rec("new", Some("fresh words"), Some(data[0].clone()), json!({"i": -1}))]).unwrap();
@@ -135,6 +142,7 @@ fn reopen_after_close_is_identical() {
         let db = Database::open(&dir, OpenOptionsDb::default()).unwrap();
         let col = db.create_collection("v", CollectionConfig::default()).unwrap();
         col.upsert(data.iter().enumerate().map(|(i, v)| rec(&i.to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
+        settle(&col);
         col.flush().unwrap();
         before = queries.iter().map(|q| col.search(q).unwrap().into_iter().map(|h| h.id).collect()).collect();
         db.close().unwrap();
@@ -151,7 +159,8 @@ fn reopen_after_close_is_identical() {
     assert_eq!(st.pending_vectors, 0);
     // writes after reopen resume the hnsw_rs graph
     col.upsert(vec![rec("extra", None, Some(data[1].clone()), json!(null))]).unwrap();
-    col.flush().unwrap();
+    settle(&col);
+        col.flush().unwrap();
     let hits = col.search(&vq(&data[1], 2)).unwrap();
     let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
     assert!(ids.contains(&"extra") && ids.contains(&"1"), "{ids:?}");
@@ -198,6 +207,7 @@ fn recall_case(name: &str, quantization: Quantization) {
     let r = recall(&approx, &exact);
     eprintln!("{quantization:?} recall@10 = {r:.4}");
     assert!(r >= 0.95, "recall@10 {r}");
+    settle(&col);
     let st = col.stats().unwrap();
     assert_eq!(st.quantized_vectors, (quantization == Quantization::Sq8).then_some(n as u32));
     // scores are exact whatever the traversal used: equal to the exact search's for the same ids
@@ -246,6 +256,7 @@ fn metrics_range_queries_and_deletes() {
         let data = clustered(3000, 24, 10, 3);
         col.upsert(data.iter().enumerate().map(|(i, v)| rec(&i.to_string(), None, Some(v.iter().map(|x| x * (1.0 + (i % 3) as f32)).collect()), json!(null))).collect())
             .unwrap();
+        settle(&col);
         col.flush().unwrap();
         let q = &data[17];
         let exact = col.search(&SearchQuery { exact: true, ..vq(q, 20) }).unwrap();
@@ -363,10 +374,12 @@ fn sq8_codes_persist_grow_and_survive_compaction() {
             let col = db.create_collection("q", config.clone()).unwrap();
             // too few vectors to train: searched in f32 until enough arrive
             col.upsert(data[..500].iter().enumerate().map(|(i, v)| rec(&i.to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
-            col.flush().unwrap();
+            settle(&col);
+        col.flush().unwrap();
             assert_eq!(col.stats().unwrap().quantized_vectors, None);
             col.upsert(data[500..4000].iter().enumerate().map(|(i, v)| rec(&(i + 500).to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
-            col.flush().unwrap();
+            settle(&col);
+        col.flush().unwrap();
             assert_eq!(col.stats().unwrap().quantized_vectors, Some(4000));
             before = ids(&col);
             db.close().unwrap();
@@ -377,6 +390,7 @@ fn sq8_codes_persist_grow_and_survive_compaction() {
         assert_eq!(col.stats().unwrap().quantized_vectors, Some(4000));
         // writes after the reopen are encoded as the graph grows
         col.upsert(data[4000..].iter().enumerate().map(|(i, v)| rec(&(i + 4000).to_string(), None, Some(v.clone()), json!(null))).collect()).unwrap();
+        settle(&col);
         col.flush().unwrap();
         assert_eq!(col.stats().unwrap().quantized_vectors, Some(6000));
         for (i, q) in queries.iter().enumerate() {
@@ -406,6 +420,7 @@ fn sq8_codes_persist_grow_and_survive_compaction() {
         assert_eq!(col.stats().unwrap().quantized_vectors, None);
         assert_eq!(col.search(&vq(&data[5100], 3)).unwrap()[0].id, "5100");
         col.upsert(vec![rec("again", None, Some(data[10].clone()), json!(null))]).unwrap();
+        settle(&col);
         col.flush().unwrap();
         assert_eq!(col.stats().unwrap().quantized_vectors, Some(3001));
         assert_eq!(col.search(&vq(&data[5100], 3)).unwrap()[0].id, "5100");

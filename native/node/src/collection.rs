@@ -217,6 +217,15 @@ impl NativeCollection {
         job(move || Ok(serde_json::to_string(&col.stats()?).unwrap()))
     }
 
+    /// Runs the indexing still to do on this call's thread until the graph covers every
+    /// vector written so far (the background indexer works beside it).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn wait_for_index(&self, cancel_id: Option<u32>) -> AsyncTask<Job<()>> {
+        let col = self.inner.clone();
+        let cancel = cancel::get(cancel_id);
+        job(move || col.wait_for_index(&cancel, |_| {}))
+    }
+
     /// Catches a read-only handle up with the writer; true when something changed.
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn refresh(&self) -> AsyncTask<Job<bool>> {

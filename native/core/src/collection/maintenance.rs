@@ -1,6 +1,7 @@
 //! Indexing, checkpoints and compaction (the writer's side of a collection).
 
 use super::manifest::{self, flags, Manifest, SlotInfo};
+use super::indexer::{Dump, Index};
 use super::{Collection, Quantization, State, Writer};
 use crate::cancel::Cancel;
 use crate::error::{Error, Result};
@@ -53,7 +54,7 @@ impl Collection {
     /// Brings the quantized codes up to slot `upto` before a graph covering `0..upto` is
     /// published: trains the quantizer the first time enough vectors exist, then encodes
     /// the slots written since. A no-op unless the collection is configured for `sq8`.
-    fn sync_codes(&self, upto: u32) -> Result<()> {
+    pub(crate) fn sync_codes(&self, upto: u32) -> Result<()> {
         if self.config.read().quantization != Quantization::Sq8 {
             return Ok(());
         }
@@ -76,100 +77,30 @@ impl Collection {
         }
     }
 
-    /// Loads the builder if needed: from the checkpoint's hnsw_rs dump, or empty.
-    fn ensure_builder(&self, w: &mut Writer) -> Result<()> {
-        if w.builder.is_some() {
-            return Ok(());
-        }
-        let Some(vs) = self.state.read().vectors.clone() else { return Ok(()) };
-        let cfg = self.config();
-        let loaded = match &w.manifest.hnsw {
-            // a dump without checksums (older manifests) is trusted as before
-            Some(base) if w.watermark > 0 && w.manifest.hnsw_crc.is_none_or(|c| hnsw_dump_crc(&self.dir, base).ok() == Some(c)) => {
-                match HnswBuilder::load(&self.dir, base, cfg.hnsw, vs.clone(), cfg.metric, w.manifest.hnsw_watermark) {
-                    Ok(b) => Some(b),
-                    // a damaged dump is derived data: rebuild from the vectors
-                    Err(_) => None,
-                }
-            }
-            _ => None,
-        };
-        let b = match loaded {
-            Some(b) => b,
-            None => {
-                let n = self.state.read().slots.len();
-                w.watermark = 0;
-                HnswBuilder::new(cfg.hnsw, vs, cfg.metric, n)
-            }
-        };
-        w.builder = Some(b);
-        Ok(())
-    }
-
-    /// Inserts the vectors of slots at or above the watermark into the builder, and
-    /// swaps in a freshly exported frozen graph once enough are pending.
-    pub(crate) fn index_pending(&self, w: &mut Writer) -> Result<()> {
-        let pending_in = |from: u32| -> (Vec<u32>, u32) {
-            let st = self.state.read();
-            let n = st.slots.len() as u32;
-            let v = (from.min(n)..n).filter(|&s| st.slots[s as usize].alive() && st.slots[s as usize].has_vector()).collect();
-            (v, n)
-        };
-        let wm = w.builder.as_ref().map_or(w.watermark, |b| b.watermark());
-        let (pending, n) = pending_in(wm);
-        if pending.is_empty() && w.builder.is_none() {
-            w.watermark = n; // nothing to index: the checkpoint's graph stays valid
-            return Ok(());
-        }
-        self.ensure_builder(w)?;
-        let Some(b) = w.builder.as_mut() else {
-            w.watermark = n;
-            return Ok(());
-        };
-        // a rebuild restarts from slot 0
-        let todo = if b.watermark() == wm { pending } else { pending_in(b.watermark()).0 };
-        if let Err(e) = b.insert(&todo, n) {
-            w.builder = None;
-            w.watermark = 0;
-            return Err(e);
-        }
-        w.watermark = n;
-        let graph_len = self.state.read().graph.len();
-        if n > graph_len && n - graph_len >= refresh_threshold(graph_len) {
-            self.sync_codes(n)?;
-            let g = Arc::new(b.export());
-            self.state.write().graph = g;
-            w.graph_saved = false;
-        }
-        Ok(())
-    }
-
     /// Writes a checkpoint (caller holds the writer lock). On a failure (a full disk) the
     /// files written for the new generation are removed and the last checkpoint stays.
+    ///
+    /// The graph is saved as far as the indexer got (vectors it has not reached stay
+    /// pending, and the next open resumes them): a checkpoint never waits for indexing,
+    /// only for the chunk in progress.
     pub(crate) fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
         if !w.dirty {
             return Ok(());
         }
-        self.index_pending(w)?;
+        let mut ix = self.index.lock();
         let gen = w.manifest.gen + 1;
         let mut m = w.manifest.clone();
         m.gen = gen;
         let written = (|| -> Result<bool> {
             let mut wrote_graph = false;
-            if let Some(b) = &w.builder {
-                let graph_len = self.state.read().graph.len();
-                if b.watermark() != graph_len {
-                    self.sync_codes(b.watermark())?;
-                    let g = Arc::new(b.export());
-                    self.state.write().graph = g;
-                    w.graph_saved = false;
-                }
-                if !w.graph_saved {
+            self.export_graph(&mut ix)?;
+            if let Some(b) = &ix.builder {
+                if !ix.graph_saved {
                     write_graph(&self.dir, &mut m, &self.state.read().graph, b)?;
                     wrote_graph = true;
                 }
             }
-            m.hnsw_watermark = w.watermark;
+            m.hnsw_watermark = ix.watermark;
             {
                 let st = self.state.read();
                 write_tables(&self.dir, &mut m, &st.slots, &st.meta, &st.bm25, st.vectors.as_deref(), st.codes.as_deref())?;
@@ -180,7 +111,12 @@ impl Collection {
             Ok(wrote_graph)
         })();
         match written {
-            Ok(wrote_graph) => w.graph_saved |= wrote_graph,
+            Ok(wrote_graph) => {
+                if wrote_graph {
+                    ix.graph_saved = true;
+                    ix.dump = m.hnsw.clone().map(|base| Dump { base, crc: m.hnsw_crc, watermark: m.hnsw_watermark });
+                }
+            }
             Err(e) => {
                 // unless the manifest made it to disk after all (a failed directory sync)
                 if Manifest::load(&self.dir).ok().flatten().is_none_or(|on_disk| on_disk.gen != gen) {
@@ -206,6 +142,8 @@ impl Collection {
         }
         let mut wg = self.writer.lock();
         let Some(w) = wg.as_mut() else { return Err(Error::new(crate::ErrorCode::Closed, "collection is closed")) };
+        // the indexer waits: the new generation gets a graph of its own
+        let mut ix = self.index.lock();
         let cfg = self.config();
         let gen = w.manifest.gen + 1;
         let next_seq = w.next_seq;
@@ -326,11 +264,10 @@ impl Collection {
         }
         w.log = log;
         self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
+        *ix = Index::new(n, m.hnsw.clone().map(|base| Dump { base, crc: m.hnsw_crc, watermark: n }));
+        ix.builder = builder;
         w.manifest = m;
         w.next_seq = seq;
-        w.builder = builder;
-        w.watermark = n;
-        w.graph_saved = true;
         w.dirty = false;
         remove_stale_files(&dir, &w.manifest);
         Ok(())
@@ -420,7 +357,7 @@ impl Collection {
 
     /// Rebuilds the collection in `dir` from its record log with the default
     /// [`RepairOptions`]; see [`repair_with`](Self::repair_with).
-    pub fn repair(dir: &Path) -> Result<Collection> {
+    pub fn repair(dir: &Path) -> Result<Arc<Collection>> {
         Self::repair_with(dir, RepairOptions::default()).map(|(c, _)| c)
     }
 
@@ -441,13 +378,13 @@ impl Collection {
     /// rewritten without the damaged frames (a compaction), and the report lists what was
     /// lost. An unreadable `collection.json` is `ERR_CORRUPT` too. Safe to interrupt: until
     /// the new manifest is written, the old state is untouched; after, it is the new one.
-    pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<(Collection, RepairReport)> {
+    pub fn repair_with(dir: &Path, opts: RepairOptions) -> Result<(Arc<Collection>, RepairReport)> {
         let cf = super::CollectionFile::read(dir)?;
         let old = Manifest::load(dir).ok().flatten();
         // what the collection serves now, if it opens (read-only: nothing is changed); kept
         // open to recover intact records of damaged frames through its checksums
         let old_col = Collection::open_checked(dir).ok();
-        let before = old_col.as_ref().map(live_ids);
+        let before = old_col.as_deref().map(live_ids);
         let mut logs: Vec<(u64, String)> = Vec::new();
         let mut max_gen = old.as_ref().map_or(0, |m| m.gen);
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(e, format!("listing {}", dir.display())))?;
@@ -531,6 +468,8 @@ impl Collection {
         }
         report.lost_ids = lost.into_iter().take(100).collect();
         report.dropped_frames = salvage.damaged;
+        // a repaired collection comes back with its whole graph
+        col.wait_for_index(&Cancel::new(), |_| {})?;
         {
             let mut wg = col.writer.lock();
             if let Some(w) = wg.as_mut() {
@@ -566,7 +505,7 @@ fn write_graph(dir: &Path, m: &mut Manifest, graph: &FrozenGraph, builder: &Hnsw
 
 /// CRC-32 of the two files of hnsw_rs's dump `base` (hnsw_rs's format has no checksum
 /// of its own, and it may abort the process on garbage, so a dump is checked first).
-fn hnsw_dump_crc(dir: &Path, base: &str) -> Result<[u32; 2]> {
+pub(crate) fn hnsw_dump_crc(dir: &Path, base: &str) -> Result<[u32; 2]> {
     let crc = |ext: &str| -> Result<u32> {
         let p = dir.join(format!("{base}.{ext}"));
         let mut f = std::fs::File::open(&p).map_err(|e| Error::io(e, format!("opening {}", p.display())))?;

@@ -35,10 +35,12 @@
 pub mod config;
 pub mod limits;
 pub mod manifest;
+mod indexer;
 mod maintenance;
 mod search;
 
 pub use config::{CollectionConfig, Limits, Quantization};
+pub use indexer::IndexStatus;
 pub use maintenance::{RepairOptions, RepairReport};
 pub use search::{Hit, Mode, SearchQuery, Select};
 
@@ -52,7 +54,7 @@ use crate::store::record::{self, Parts, Reader, Record};
 use crate::store::log::{Frame, Salvage, Tail};
 use crate::store::{FrameKind, RecordLog};
 use crate::text::{Analyzer, Bm25Index};
-use crate::vector::{distance, Codes, FrozenGraph, HnswBuilder, VectorStore};
+use crate::vector::{distance, Codes, FrozenGraph, VectorStore};
 use manifest::{flags, Manifest, SlotInfo};
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
@@ -92,6 +94,12 @@ fn has_chunk_id_form(id: &str) -> bool {
 /// True when a record's metadata carries the chunk link ([`CHUNK_KEY`]).
 fn has_chunk_link(r: &Record) -> bool {
     r.metadata.as_ref().is_some_and(|m| m.get(CHUNK_KEY).is_some())
+}
+
+/// The error of a read whose record log is gone: `close()` released it (a call that raced
+/// the close).
+fn closed_log() -> Error {
+    Error::new(ErrorCode::Closed, "collection is closed")
 }
 
 /// At most 80 characters of an id, for messages.
@@ -156,7 +164,7 @@ impl State {
     /// naming the record, the log and the byte offset, never a wrong record.
     pub(crate) fn read_record(&self, slot: u32, parts: Parts) -> Result<Record> {
         let s = &self.slots[slot as usize];
-        let log = self.log.as_ref().ok_or_else(|| Error::internal("record log is not open"))?;
+        let log = self.log.as_ref().ok_or_else(closed_log)?;
         let bytes = self.record_bytes(slot)?;
         record::decode(&mut Reader::new(&bytes), parts)
             .map_err(|e| Error::corrupt(log.path(), format!("record {:?} at byte {}: {}", short(&s.id), s.offset, e.message())))
@@ -165,7 +173,7 @@ impl State {
     /// The encoded bytes of a stored record, checked against the slot's checksum.
     pub(crate) fn record_bytes(&self, slot: u32) -> Result<Vec<u8>> {
         let s = &self.slots[slot as usize];
-        let log = self.log.as_ref().ok_or_else(|| Error::internal("record log is not open"))?;
+        let log = self.log.as_ref().ok_or_else(closed_log)?;
         let bytes = log.read_at(s.offset, s.len)?;
         if s.is_checked() && crc32fast::hash(&bytes) != s.crc {
             return Err(Error::corrupt(
@@ -244,11 +252,6 @@ pub(crate) struct Writer {
     pub(crate) log: RecordLog,
     pub(crate) manifest: Manifest,
     pub(crate) next_seq: u64,
-    pub(crate) builder: Option<HnswBuilder>,
-    /// Slots below this are in the builder (or in the manifest's hnsw dump when no builder is loaded).
-    pub(crate) watermark: u32,
-    /// The in-memory graph equals the manifest's graph file.
-    pub(crate) graph_saved: bool,
     /// Something changed since the last checkpoint.
     pub(crate) dirty: bool,
 }
@@ -272,8 +275,10 @@ pub struct Stats {
     pub metric: &'static str,
     /// Nodes searchable through the HNSW graph.
     pub indexed_vectors: u32,
-    /// Vectors not yet in the graph (searched exactly until the next graph refresh).
+    /// Vectors not yet in the graph (searched exactly until the indexer reaches them).
     pub pending_vectors: usize,
+    /// The vector index: indexed and pending vectors, the indexer's state and its ETA.
+    pub index: IndexStatus,
     /// Vectors with an 8-bit code (`quantization: 'sq8'`, once trained; absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantized_vectors: Option<u32>,
@@ -344,6 +349,12 @@ pub struct Collection {
     pub(crate) writer: Mutex<Option<Writer>>,
     /// A read-only handle's position in the writer's log.
     follow: Mutex<Option<Follow>>,
+    /// The HNSW builder and its progress (see [`indexer`]).
+    pub(crate) index: Mutex<indexer::Index>,
+    /// The background indexer thread.
+    indexer: indexer::Indexer,
+    /// This collection, for the indexer thread (which must not keep it alive).
+    me: std::sync::Weak<Collection>,
     /// Turns text into vectors for records and queries that have none.
     embedder: RwLock<Option<Arc<dyn Embedder>>>,
     /// Generation of the checkpoint the state is based on (for `stats`).
@@ -390,7 +401,7 @@ struct Prepared {
 
 impl Collection {
     /// Creates a new collection directory `dir` (which must not exist yet).
-    pub fn create(dir: &Path, name: &str, config: CollectionConfig) -> Result<Collection> {
+    pub fn create(dir: &Path, name: &str, config: CollectionConfig) -> Result<Arc<Collection>> {
         validate_name(name)?;
         config.validate()?;
         if dir.join(COLLECTION_FILE).exists() {
@@ -409,7 +420,7 @@ impl Collection {
     ///
     /// A read-only open racing with the writer's checkpoint can find a file of the
     /// generation it read gone; it then retries with the new manifest.
-    pub fn open(dir: &Path, read_only: bool) -> Result<Collection> {
+    pub fn open(dir: &Path, read_only: bool) -> Result<Arc<Collection>> {
         let mut attempt = 0;
         loop {
             match Self::open_once(dir, read_only) {
@@ -422,18 +433,18 @@ impl Collection {
         }
     }
 
-    fn open_once(dir: &Path, read_only: bool) -> Result<Collection> {
+    fn open_once(dir: &Path, read_only: bool) -> Result<Arc<Collection>> {
         Self::open_with(dir, read_only, if read_only { Tail::Follow } else { Tail::Cut })
     }
 
     /// Opens read-only, changing nothing, with a damaged last log frame reported as
     /// `ERR_CORRUPT` (a reader's open would stop before it, taking it for a write in
     /// progress): what the collection serves, for repair to compare with.
-    pub(crate) fn open_checked(dir: &Path) -> Result<Collection> {
+    pub(crate) fn open_checked(dir: &Path) -> Result<Arc<Collection>> {
         Self::open_with(dir, true, Tail::Strict)
     }
 
-    fn open_with(dir: &Path, read_only: bool, tail: Tail) -> Result<Collection> {
+    fn open_with(dir: &Path, read_only: bool, tail: Tail) -> Result<Arc<Collection>> {
         let cf = CollectionFile::read(dir)?;
         let man = Manifest::load(dir)?;
         let fresh = man.is_none();
@@ -448,7 +459,7 @@ impl Collection {
     /// Builds an open collection from the checkpoint `man` names and the log after it.
     /// With [`Replay::Salvage`] (repair), the log is read with [`RecordLog::salvage`]:
     /// damaged frames are skipped and reported there, and nothing on disk is changed.
-    fn assemble(dir: &Path, cf: CollectionFile, man: Manifest, fresh: bool, read_only: bool, replay: Replay<'_>) -> Result<Collection> {
+    fn assemble(dir: &Path, cf: CollectionFile, man: Manifest, fresh: bool, read_only: bool, replay: Replay<'_>) -> Result<Arc<Collection>> {
         let config = cf.config;
         let analyzer = Arc::new(Analyzer::new(&config.analyzer)?);
 
@@ -512,7 +523,12 @@ impl Collection {
             Some(_) => Some(Arc::new(RecordLog::open(&log_path, false)?)),
             None => None,
         };
-        let col = Collection {
+        let dump = man.hnsw.clone().map(|base| indexer::Dump { base, crc: man.hnsw_crc, watermark: man.hnsw_watermark });
+        let index = indexer::Index::new(man.hnsw_watermark, dump);
+        let col = Arc::new_cyclic(|me| Collection {
+            index: Mutex::new(index),
+            indexer: indexer::Indexer::default(),
+            me: me.clone(),
             name: cf.name,
             dir: dir.to_path_buf(),
             read_only,
@@ -536,7 +552,7 @@ impl Collection {
             embedder: RwLock::new(None),
             generation: AtomicU64::new(man.gen),
             closed: AtomicBool::new(false),
-        };
+        });
         // replay the log after the checkpoint
         let mut next_seq = man.next_seq;
         if let Some(log) = wlog.as_mut() {
@@ -557,15 +573,10 @@ impl Collection {
         } else {
             let log = wlog.unwrap();
             let replayed = log.end() > man.log_offset;
-            *col.writer.lock() = Some(Writer {
-                log,
-                watermark: man.hnsw_watermark,
-                graph_saved: true,
-                dirty: replayed || fresh,
-                next_seq,
-                manifest: man,
-                builder: None,
-            });
+            *col.writer.lock() = Some(Writer { log, dirty: replayed || fresh, next_seq, manifest: man });
+            // vectors written since the checkpoint's graph (or a build that a close
+            // interrupted): the indexer resumes them
+            col.kick_indexer();
         }
         Ok(col)
     }
@@ -1223,7 +1234,7 @@ impl Collection {
     /// is retried by the next write, and [`flush`](Self::flush) / [`close`](Self::close)
     /// report the error if it persists.
     fn after_write(&self, w: &mut Writer) {
-        let _ = self.index_pending(w);
+        self.kick_indexer();
         if w.log.end().saturating_sub(w.manifest.log_offset) > AUTO_CHECKPOINT_BYTES {
             let _ = self.checkpoint_locked(w);
         }
@@ -1262,10 +1273,9 @@ impl Collection {
     pub fn stats(&self) -> Result<Stats> {
         self.check_readable()?;
         let config = self.config();
+        let index = self.index_status();
         let st = self.state.read();
         let generation = self.generation.load(Ordering::Relaxed);
-        let graph_n = st.graph.len() as usize;
-        let pending = st.slots[graph_n.min(st.slots.len())..].iter().filter(|s| s.alive() && s.has_vector()).count();
         Ok(Stats {
             name: self.name.clone(),
             count: st.live - st.chunks,
@@ -1273,8 +1283,9 @@ impl Collection {
             deleted: st.slots.len() - st.live,
             dimension: config.dimension,
             metric: config.metric.as_str(),
-            indexed_vectors: st.graph.len().min(st.slots.len() as u32),
-            pending_vectors: pending,
+            indexed_vectors: index.indexed,
+            pending_vectors: index.pending,
+            index,
             quantized_vectors: st.codes.as_ref().map(|c| c.encoded().min(st.slots.len() as u32)),
             text_docs: st.bm25.num_docs(),
             terms: st.bm25.num_terms(),
@@ -1352,6 +1363,8 @@ impl Collection {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // the graph is saved as far as the indexer got; the next open resumes it
+        self.stop_indexer();
         let mut wg = self.writer.lock();
         let r = match wg.as_mut() {
             Some(w) if w.manifest.gen == 0 && w.log.end() == 0 => Ok(()),
@@ -1377,14 +1390,15 @@ impl Collection {
 
     /// Closes without a checkpoint and without writing anything (a repair that gives up
     /// on the state it built).
-    pub(crate) fn abandon(self) {
-        *self.writer.lock() = None;
+    pub(crate) fn abandon(&self) {
         self.closed.store(true, Ordering::Release);
+        self.stop_indexer();
+        *self.writer.lock() = None;
     }
 
     /// Drops the handle like a killed process would: no checkpoint, nothing written.
     #[doc(hidden)]
-    pub fn abandon_for_test(self) {
+    pub fn abandon_for_test(&self) {
         self.abandon();
     }
 

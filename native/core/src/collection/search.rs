@@ -516,7 +516,7 @@ mod tests {
 
     /// 60 records on a circle in the plane (`angle = i * 3°`), text "alpha" for even `i`,
     /// "beta" for odd ones, plus one text-only record; cosine distance grows with the angle.
-    fn circle() -> Collection {
+    fn circle() -> std::sync::Arc<Collection> {
         let dir = test_dir("max-distance");
         let c = Collection::create(&dir.join("c"), "c", super::super::CollectionConfig::default()).unwrap();
         let mut records: Vec<Record> = (0..60)
