@@ -1373,6 +1373,8 @@ impl Collection {
         };
         *wg = None;
         drop(wg);
+        // the builder maps the vector file too
+        self.index.lock().builder = None;
         // readers that got past `check_open` finish first (they hold the read lock); later
         // ones see `closed`
         let mut st = self.state.write();
