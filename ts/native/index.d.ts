@@ -19,8 +19,12 @@ export declare class NativeCollection {
    * records written.
    */
   upsert(ids: Array<string>, texts: Array<string | undefined | null>, vectorData: Float32Array, vectorLengths: Int32Array, metadataJson?: string | undefined | null, batchSize?: number | undefined | null, cancelId?: number | undefined | null): Promise<number>
-  /** Records by id as a JSON array (`null` for unknown ids). */
-  get(ids: Array<string>, select: Array<string>): Promise<string>
+  /**
+   * Records by id: JSON for everything but the vectors (`null` for unknown ids), and the
+   * vectors in one `Float32Array` (record `i`'s is the next `lengths[i]` values, none when
+   * `lengths[i]` is -1), so a large read does not parse numbers from text on the JS thread.
+   */
+  get(ids: Array<string>, select: Array<string>): Promise<NativeRecords>
   /** Deletes by ids; returns how many existed. */
   delete(ids: Array<string>): Promise<number>
   /** Deletes every record matching a JSON filter. */
@@ -179,6 +183,19 @@ export interface NativeDamagedRecord {
 
 /** Engine version and build facts. */
 export declare function nativeInfo(): string
+
+/**
+ * The result of a `get`: records as JSON without their vectors, and the vectors in one
+ * typed array (napi-rs copies it into V8 memory where external buffers are not allowed).
+ */
+export interface NativeRecords {
+  /** The records (`null` for unknown ids), without `vector`. */
+  json: string
+  /** Every returned vector, one after the other. */
+  vectors: Float32Array
+  /** Per requested id, the length of its vector in `vectors`, or -1 for none. */
+  lengths: Int32Array
+}
 
 /** What a repair did. */
 export interface NativeRepairReport {

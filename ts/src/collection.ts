@@ -251,11 +251,16 @@ export class Collection {
     checkSelect(select, 'get')
     const vectors = select.length === 0 || select.includes('vector')
     return this.#reads.run(readWeight(list.length, vectors), async () => {
-      const raw = JSON.parse(await call(() => this.#native.get(list, select))) as (RawHit | null)[]
-      return raw.map((r) => {
-        if (r === null) return null
-        const { vector, ...rest } = r
-        return (vector ? { ...rest, vector: Float32Array.from(vector) } : rest) as StoredRecord
+      const out = await call(() => this.#native.get(list, select))
+      const raw = JSON.parse(out.json) as (StoredRecord | null)[]
+      // vectors come in one typed array, not as decimal text: each record gets its own copy
+      let at = 0
+      return raw.map((r, i) => {
+        const n = out.lengths[i]
+        if (r === null || n < 0) return r
+        const vector = out.vectors.slice(at, at + n)
+        at += n
+        return { ...r, vector }
       })
     })
   }

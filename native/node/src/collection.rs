@@ -59,6 +59,18 @@ fn parse_filter(json: Option<String>) -> napi::Result<Option<Filter>> {
     }
 }
 
+/// The result of a `get`: records as JSON without their vectors, and the vectors in one
+/// typed array (napi-rs copies it into V8 memory where external buffers are not allowed).
+#[napi(object)]
+pub struct NativeRecords {
+    /// The records (`null` for unknown ids), without `vector`.
+    pub json: String,
+    /// Every returned vector, one after the other.
+    pub vectors: Float32Array,
+    /// Per requested id, the length of its vector in `vectors`, or -1 for none.
+    pub lengths: Int32Array,
+}
+
 fn parts(select: &[String]) -> Parts {
     if select.is_empty() {
         return Parts::ALL;
@@ -123,25 +135,36 @@ impl NativeCollection {
         }))
     }
 
-    /// Records by id as a JSON array (`null` for unknown ids).
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn get(&self, ids: Vec<String>, select: Vec<String>) -> AsyncTask<Job<String>> {
+    /// Records by id: JSON for everything but the vectors (`null` for unknown ids), and the
+    /// vectors in one `Float32Array` (record `i`'s is the next `lengths[i]` values, none when
+    /// `lengths[i]` is -1), so a large read does not parse numbers from text on the JS thread.
+    #[napi(ts_return_type = "Promise<NativeRecords>")]
+    pub fn get(&self, ids: Vec<String>, select: Vec<String>) -> AsyncTask<Job<NativeRecords>> {
         let col = self.inner.clone();
         let p = parts(&select);
         job(move || {
             let recs = col.get(&ids, p)?;
+            let mut vectors: Vec<f32> = Vec::new();
+            let mut lengths: Vec<i32> = Vec::with_capacity(recs.len());
             let out: Vec<Value> = recs
                 .into_iter()
                 .map(|r| match r {
-                    None => Value::Null,
+                    None => {
+                        lengths.push(-1);
+                        Value::Null
+                    }
                     Some(r) => {
                         let mut o = serde_json::Map::new();
                         o.insert("id".into(), r.id.into());
                         if let Some(t) = r.text {
                             o.insert("text".into(), t.into());
                         }
-                        if let Some(v) = r.vector {
-                            o.insert("vector".into(), serde_json::to_value(v).unwrap_or(Value::Null));
+                        match r.vector {
+                            Some(v) => {
+                                lengths.push(v.len() as i32);
+                                vectors.extend_from_slice(&v);
+                            }
+                            None => lengths.push(-1),
                         }
                         if let Some(m) = r.metadata {
                             o.insert("metadata".into(), m);
@@ -150,7 +173,11 @@ impl NativeCollection {
                     }
                 })
                 .collect();
-            Ok(serde_json::to_string(&out).unwrap())
+            Ok(NativeRecords {
+                json: serde_json::to_string(&out).unwrap(),
+                vectors: Float32Array::new(vectors),
+                lengths: Int32Array::new(lengths),
+            })
         })
     }
 
