@@ -2,24 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { open } from '../ts/dist/index.js';
-import { clustered, rejectsWith, tmpDir } from './helpers.mjs';
-
-/** Runs `fn` while a 10 ms interval measures the event loop; returns the worst delay (ms). */
-async function worstTimerDelay(fn) {
-  let last = performance.now();
-  let worst = 0;
-  const iv = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last - 10);
-    last = now;
-  }, 10);
-  try {
-    await fn();
-  } finally {
-    clearInterval(iv);
-  }
-  return worst;
-}
+import { clustered, rejectsWith, tmpDir, worstTimerDelay } from './helpers.mjs';
 
 describe('async behaviour', () => {
   test('a long upsert does not stall the event loop', async () => {

@@ -82,3 +82,20 @@ export function killed(child) {
     child.kill('SIGKILL');
   });
 }
+
+/** Runs `fn` while a 10 ms interval measures the event loop; returns the worst delay (ms). */
+export async function worstTimerDelay(fn) {
+  let last = performance.now();
+  let worst = 0;
+  const iv = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 10);
+    last = now;
+  }, 10);
+  try {
+    await fn();
+  } finally {
+    clearInterval(iv);
+  }
+  return worst;
+}

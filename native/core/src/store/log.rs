@@ -510,11 +510,9 @@ mod tests {
         assert_eq!(seqs(&p).unwrap(), [1, 2]);
     }
 
-    #[test]
-    fn salvage_skips_damaged_frames_and_resyncs_after_a_bad_header() {
-        let (p, ends) = three_frames("log-salvage");
-        edit(&p, |b| b[ends[0] as usize + 300] ^= 1);
-        let mut log = RecordLog::open(&p, false).unwrap();
+    /// The sequence numbers `salvage` passes on, and what it reports.
+    fn salvaged(p: &Path) -> (Vec<u64>, Salvage) {
+        let mut log = RecordLog::open(p, false).unwrap();
         let mut seen = Vec::new();
         let s = log
             .salvage(0, |f| {
@@ -522,19 +520,20 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        (seen, s)
+    }
+
+    #[test]
+    fn salvage_skips_damaged_frames_and_resyncs_after_a_bad_header() {
+        let (p, ends) = three_frames("log-salvage");
+        edit(&p, |b| b[ends[0] as usize + 300] ^= 1);
+        let (seen, s) = salvaged(&p);
         assert_eq!(seen, [1, 3]);
         assert_eq!(s.damaged, [DamagedFrame { offset: ends[0], bytes: ends[1] - ends[0], seq: Some(2), reason: "checksum mismatch".into() }]);
         // the header's magic destroyed: the next frame is found by its own magic and checksum
         let (p, ends) = three_frames("log-resync");
         edit(&p, |b| b[ends[0] as usize..ends[0] as usize + 4].copy_from_slice(b"XXXX"));
-        let mut log = RecordLog::open(&p, false).unwrap();
-        let mut seen = Vec::new();
-        let s = log
-            .salvage(0, |f| {
-                seen.push(f.seq);
-                Ok(())
-            })
-            .unwrap();
+        let (seen, s) = salvaged(&p);
         assert_eq!(seen, [1, 3]);
         assert_eq!(s.damaged.len(), 1);
         assert_eq!((s.damaged[0].offset, s.damaged[0].bytes, s.damaged[0].seq), (ends[0], ends[1] - ends[0], None));
