@@ -275,7 +275,7 @@ export interface UpsertOptions {
 
 /** Result of an upsert. */
 export interface UpsertResult {
-  /** Records written. */
+  /** Distinct records written (an id given twice in one call counts once). */
   upserted: number
 }
 
@@ -285,7 +285,6 @@ export interface DeleteResult {
   deleted: number
 }
 
-/** Counts, sizes and configuration of a collection. */
 /**
  * Where a collection's vector index stands. Writes return as soon as they are durable; a
  * background indexer then puts their vectors into the HNSW graph. Vectors it has not reached
@@ -310,6 +309,7 @@ export interface WaitForIndexOptions {
   onProgress?: (status: IndexStatus) => void
 }
 
+/** Counts, sizes and configuration of a collection. */
 export interface CollectionStats {
   /** Collection name. */
   name: string
