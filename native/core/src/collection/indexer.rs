@@ -258,7 +258,7 @@ impl Collection {
     }
 
     /// True when live vectors are not yet in the builder, or the graph searches walk lags it.
-    fn has_index_work(&self) -> bool {
+    pub(crate) fn has_index_work(&self) -> bool {
         let Some(ix) = self.index.try_lock() else {
             return true;
         };

@@ -576,7 +576,9 @@ impl Collection {
             *col.writer.lock() = Some(Writer { log, dirty: replayed || fresh, next_seq, manifest: man });
             // vectors written since the checkpoint's graph (or a build that a close
             // interrupted): the indexer resumes them
-            col.kick_indexer();
+            if col.has_index_work() {
+                col.kick_indexer();
+            }
         }
         Ok(col)
     }
