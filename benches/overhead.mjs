@@ -16,6 +16,8 @@
 //   tiny search      `col.search({ vector, k: 10, select: [] })` on a collection of 16 x 384-d
 //                    vectors (the engine's share is ~1 us: 16 dot products): the whole per-call
 //                    cost of a search measured directly, without the batch estimate
+//   k=100 vectors    `col.search({ vector, k: 100, select: ['vector'], exact: true })` against the same
+//                    with `select: []`: what carrying 100 hits' 384-d vectors back costs
 // Each figure is the median of --reps runs of --calls calls (searchBatch: --calls queries), after
 // a warm-up of a tenth as many. Wall microseconds are shown beside; searchBatch spreads its
 // queries over the cores, so its wall time per query is below its CPU time.
@@ -66,6 +68,9 @@ const count = await median3(() => small.count(), CALLS);
 const single = await median3((i) => col.search({ vector: queries[i % N], k: 10, select: [] }), CALLS);
 const batched = await median3(() => col.searchBatch(batch), Math.max(1, Math.round(CALLS / BATCH)), BATCH);
 const tinySearch = await median3((i) => tiny.search({ vector: queries[i % N], k: 10, select: [] }), CALLS);
+// the result conversion: 100 hits with their 384-d vectors, exact (no graph walk)
+const wide = await median3((i) => col.search({ vector: queries[i % N], k: 100, select: ['vector'], exact: true }), Math.max(1, Math.round(CALLS / 10)));
+const wideBare = await median3((i) => col.search({ vector: queries[i % N], k: 100, select: [], exact: true }), Math.max(1, Math.round(CALLS / 10)));
 await db.close();
 fs.rmSync(dir, { recursive: true, force: true });
 
@@ -77,3 +82,6 @@ console.log(`| search k=10, select [] (1,000 x 384-d, ef 64) | ${f(single.cpu)} 
 console.log(`| searchBatch of ${BATCH}, per query (engine estimate) | ${f(batched.cpu)} | ${f(batched.wall)} |`);
 console.log(`| overhead per search call (search - searchBatch per query) | ${f(single.cpu - batched.cpu)} | ${f(single.wall - batched.wall)} |`);
 console.log(`| search k=10, select [] on 16 vectors (per-call cost measured directly) | ${f(tinySearch.cpu)} | ${f(tinySearch.wall)} |`);
+console.log(`| search k=100 exact, select ['vector'] (1,000 x 384-d) | ${f(wide.cpu)} | ${f(wide.wall)} |`);
+console.log(`| search k=100 exact, select [] (the same without the vectors) | ${f(wideBare.cpu)} | ${f(wideBare.wall)} |`);
+console.log(`| cost of returning 100 vectors (the two above) | ${f(wide.cpu - wideBare.cpu)} | ${f(wide.wall - wideBare.wall)} |`);

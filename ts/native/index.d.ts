@@ -31,10 +31,16 @@ export declare class NativeCollection {
   deleteWhere(filterJson: string): Promise<number>
   /** Counts live records, optionally matching a JSON filter. */
   count(filterJson?: string | undefined | null): Promise<number>
-  /** Runs a query (JSON options + optional vector); returns hits as JSON. */
-  search(queryJson: string, vector?: Float32Array | undefined | null): Promise<string>
-  /** Runs many queries in parallel; `queries_json` is a JSON array, vectors are packed. */
-  searchBatch(queriesJson: string, vectorData: Float32Array, vectorLengths: Int32Array, cancelId?: number | undefined | null): Promise<string>
+  /**
+   * Runs a query (JSON options + optional vector); returns hits as JSON with their
+   * vectors apart.
+   */
+  search(queryJson: string, vector?: Float32Array | undefined | null): Promise<NativeRecords>
+  /**
+   * Runs many queries in parallel; `queries_json` is a JSON array, vectors are packed;
+   * returns one hit list per query, their vectors apart.
+   */
+  searchBatch(queriesJson: string, vectorData: Float32Array, vectorLengths: Int32Array, cancelId?: number | undefined | null): Promise<NativeRecords>
   /** Counts, sizes and configuration as JSON. */
   stats(): Promise<string>
   /**
@@ -185,15 +191,22 @@ export interface NativeDamagedRecord {
 export declare function nativeInfo(): string
 
 /**
- * The result of a `get`: records as JSON without their vectors, and the vectors in one
- * typed array (napi-rs copies it into V8 memory where external buffers are not allowed).
+ * Records or hits as JSON without their vectors, and the vectors in one typed array
+ * (napi-rs copies it into V8 memory where external buffers are not allowed), so no vector
+ * crosses as decimal text.
  */
 export interface NativeRecords {
-  /** The records (`null` for unknown ids), without `vector`. */
+  /**
+   * The records (`null` for unknown ids) or hits (an array per query for a batch), without
+   * `vector`.
+   */
   json: string
   /** Every returned vector, one after the other. */
   vectors: Float32Array
-  /** Per requested id, the length of its vector in `vectors`, or -1 for none. */
+  /**
+   * Per record or hit, in order (a batch's hits flattened), the length of its vector in
+   * `vectors`, or -1 for none.
+   */
   lengths: Int32Array
 }
 

@@ -162,7 +162,27 @@ function checkSelect(select: unknown, what: string): SelectField[] {
   return select as SelectField[]
 }
 
-type RawHit = Omit<Hit, 'vector'> & { vector?: number[] }
+/** What search, searchBatch and get return from the binding: JSON, with the vectors apart. */
+interface NativeResults {
+  json: string
+  vectors: Float32Array
+  lengths: Int32Array
+}
+
+/**
+ * Gives the records or hits of `items` (in the binding's order) their vectors from `out`:
+ * each its own copy of the next `lengths[i]` values (none for -1).
+ */
+function attachVectors<T extends object>(items: (T | null)[], out: NativeResults): (T | null)[] {
+  let at = 0
+  return items.map((r, i) => {
+    const n = out.lengths[i]
+    if (r === null || n < 0) return r
+    const vector = out.vectors.slice(at, at + n)
+    at += n
+    return { ...r, vector }
+  })
+}
 
 /**
  * Each collection's database handle. A weak map entry keeps its value alive exactly as long
@@ -170,12 +190,6 @@ type RawHit = Omit<Hit, 'vector'> & { vector?: number[] }
  * database while using the collection, and collecting the database would close it.
  */
 const owners = new WeakMap<Collection, object>()
-
-function reviveHit(h: RawHit): Hit {
-  if (h.vector === undefined) return h as Hit
-  const { vector, ...rest } = h
-  return { ...rest, vector: Float32Array.from(vector) }
-}
 
 /**
  * Splits search options into the JSON part and the vector. Numeric options must be finite
@@ -252,16 +266,7 @@ export class Collection {
     const vectors = select.length === 0 || select.includes('vector')
     return this.#reads.run(readWeight(list.length, vectors), async () => {
       const out = await call(() => this.#native.get(list, select))
-      const raw = JSON.parse(out.json) as (StoredRecord | null)[]
-      // vectors come in one typed array, not as decimal text: each record gets its own copy
-      let at = 0
-      return raw.map((r, i) => {
-        const n = out.lengths[i]
-        if (r === null || n < 0) return r
-        const vector = out.vectors.slice(at, at + n)
-        at += n
-        return { ...r, vector }
-      })
+      return attachVectors(JSON.parse(out.json) as (StoredRecord | null)[], out)
     })
   }
 
@@ -294,9 +299,9 @@ export class Collection {
     return this.#reads.run(
       weight,
       async () => {
-        const raw = JSON.parse(await call(() => this.#native.search(json, vector))) as RawHit[]
+        const out = await call(() => this.#native.search(json, vector))
         throwIfAborted(options.signal)
-        return raw.map(reviveHit)
+        return attachVectors(JSON.parse(out.json) as Hit[], out) as Hit[]
       },
       options.signal,
     )
@@ -310,7 +315,10 @@ export class Collection {
     const { data, lengths } = packVectors(enc.map((e) => e.vector))
     const json = `[${enc.map((e) => e.json).join(',')}]`
     const out = await withCancel(options.signal, (id) => this.#native.searchBatch(json, data, lengths, id))
-    return (JSON.parse(out) as RawHit[][]).map((l) => l.map(reviveHit))
+    const lists = JSON.parse(out.json) as Hit[][]
+    const flat = attachVectors(lists.flat(), out) as Hit[]
+    let at = 0
+    return lists.map((l) => flat.slice(at, (at += l.length)))
   }
 
   /**

@@ -7,7 +7,7 @@ use crate::error::{invalid, to_js};
 use crate::run::{job, parse_json, Job};
 use napi::bindgen_prelude::AsyncTask;
 use hektor_core::store::record::Parts;
-use hektor_core::{Collection, Filter, Record, SearchQuery};
+use hektor_core::{Collection, Filter, Hit, Record, SearchQuery};
 use napi::bindgen_prelude::{Float32Array, Int32Array};
 use napi_derive::napi;
 use serde_json::Value;
@@ -59,16 +59,37 @@ fn parse_filter(json: Option<String>) -> napi::Result<Option<Filter>> {
     }
 }
 
-/// The result of a `get`: records as JSON without their vectors, and the vectors in one
-/// typed array (napi-rs copies it into V8 memory where external buffers are not allowed).
+/// Records or hits as JSON without their vectors, and the vectors in one typed array
+/// (napi-rs copies it into V8 memory where external buffers are not allowed), so no vector
+/// crosses as decimal text.
 #[napi(object)]
 pub struct NativeRecords {
-    /// The records (`null` for unknown ids), without `vector`.
+    /// The records (`null` for unknown ids) or hits (an array per query for a batch), without
+    /// `vector`.
     pub json: String,
     /// Every returned vector, one after the other.
     pub vectors: Float32Array,
-    /// Per requested id, the length of its vector in `vectors`, or -1 for none.
+    /// Per record or hit, in order (a batch's hits flattened), the length of its vector in
+    /// `vectors`, or -1 for none.
     pub lengths: Int32Array,
+}
+
+impl NativeRecords {
+    /// Serialises hit lists with their vectors moved into the typed array.
+    fn from_hits(mut lists: Vec<Vec<Hit>>, batch: bool) -> NativeRecords {
+        let (mut vectors, mut lengths) = (Vec::new(), Vec::new());
+        for h in lists.iter_mut().flatten() {
+            match h.vector.take() {
+                Some(v) => {
+                    lengths.push(v.len() as i32);
+                    vectors.extend_from_slice(&v);
+                }
+                None => lengths.push(-1),
+            }
+        }
+        let json = if batch { serde_json::to_string(&lists) } else { serde_json::to_string(&lists[0]) };
+        NativeRecords { json: json.unwrap(), vectors: Float32Array::new(vectors), lengths: Int32Array::new(lengths) }
+    }
 }
 
 fn parts(select: &[String]) -> Parts {
@@ -204,23 +225,25 @@ impl NativeCollection {
         Ok(job(move || col.count(f.as_ref()).map(|n| n as u32)))
     }
 
-    /// Runs a query (JSON options + optional vector); returns hits as JSON.
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn search(&self, query_json: String, vector: Option<Float32Array>) -> napi::Result<AsyncTask<Job<String>>> {
+    /// Runs a query (JSON options + optional vector); returns hits as JSON with their
+    /// vectors apart.
+    #[napi(ts_return_type = "Promise<NativeRecords>")]
+    pub fn search(&self, query_json: String, vector: Option<Float32Array>) -> napi::Result<AsyncTask<Job<NativeRecords>>> {
         let q = SearchQuery::from_json_str(&query_json, vector.map(|v| v.to_vec())).map_err(to_js)?;
         let col = self.inner.clone();
-        Ok(job(move || Ok(serde_json::to_string(&col.search(&q)?).unwrap())))
+        Ok(job(move || Ok(NativeRecords::from_hits(vec![col.search(&q)?], false))))
     }
 
-    /// Runs many queries in parallel; `queries_json` is a JSON array, vectors are packed.
-    #[napi(ts_return_type = "Promise<string>")]
+    /// Runs many queries in parallel; `queries_json` is a JSON array, vectors are packed;
+    /// returns one hit list per query, their vectors apart.
+    #[napi(ts_return_type = "Promise<NativeRecords>")]
     pub fn search_batch(
         &self,
         queries_json: String,
         vector_data: Float32Array,
         vector_lengths: Int32Array,
         cancel_id: Option<u32>,
-    ) -> napi::Result<AsyncTask<Job<String>>> {
+    ) -> napi::Result<AsyncTask<Job<NativeRecords>>> {
         let qs = match parse_json("queries", &queries_json)? {
             Value::Array(a) => a,
             _ => return Err(invalid("queries must be an array")),
@@ -234,7 +257,7 @@ impl NativeCollection {
             .collect::<napi::Result<Vec<_>>>()?;
         let cancel = cancel::get(cancel_id);
         let col = self.inner.clone();
-        Ok(job(move || Ok(serde_json::to_string(&col.search_batch(&queries, &cancel)?).unwrap())))
+        Ok(job(move || Ok(NativeRecords::from_hits(col.search_batch(&queries, &cancel)?, true))))
     }
 
     /// Counts, sizes and configuration as JSON.
