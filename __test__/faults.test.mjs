@@ -22,6 +22,14 @@ function records(from, n, seed = from + 1) {
   }));
 }
 
+/** Flips one bit of the byte `skip` bytes into the first occurrence of `text` in a collection's record log. */
+function flipInLog(cdir, text, skip) {
+  const log = path.join(cdir, JSON.parse(fs.readFileSync(path.join(cdir, 'manifest.json'), 'utf8')).log);
+  const bytes = fs.readFileSync(log);
+  bytes[bytes.indexOf(text) + skip] ^= 0x20;
+  fs.writeFileSync(log, bytes);
+}
+
 /** Mounts a tmpfs of `mib` MiB on a fresh dir; null (and a note) where that is not possible. */
 function tmpfs(t, mib) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hektor-tmpfs-'));
@@ -128,12 +136,7 @@ describe('faults', () => {
     await db.close();
     // one byte of r150's text, inside the second (checkpointed) frame
     const cdir = path.join(dir, 'c');
-    const manifest = JSON.parse(fs.readFileSync(path.join(cdir, 'manifest.json'), 'utf8'));
-    const log = path.join(cdir, manifest.log);
-    const bytes = fs.readFileSync(log);
-    const at = bytes.indexOf('record number 150 in');
-    bytes[at + 2] ^= 0x20;
-    fs.writeFileSync(log, bytes);
+    flipInLog(cdir, 'record number 150 in', 2);
 
     db = await open(dir);
     col = await db.collection('c');
@@ -247,11 +250,7 @@ describe('the command line under faults', () => {
       }
     };
     assert.equal(JSON.parse(run('verify').out).damaged.length, 0);
-    const cdir = path.join(dir, 'docs');
-    const log = path.join(cdir, JSON.parse(fs.readFileSync(path.join(cdir, 'manifest.json'), 'utf8')).log);
-    const bytes = fs.readFileSync(log);
-    bytes[bytes.indexOf('record number 3 in') + 1] ^= 0x20;
-    fs.writeFileSync(log, bytes);
+    flipInLog(path.join(dir, 'docs'), 'record number 3 in', 1);
     const v = run('verify');
     assert.equal(v.code, 1);
     assert.deepEqual(JSON.parse(v.out).damaged.map((d) => d.id), ['r3']);

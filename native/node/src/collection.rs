@@ -74,21 +74,40 @@ pub struct NativeRecords {
     pub lengths: Int32Array,
 }
 
+/// Collects the vectors of records or hits, in order, for a [`NativeRecords`].
+#[derive(Default)]
+struct VectorsApart {
+    vectors: Vec<f32>,
+    lengths: Vec<i32>,
+}
+
+impl VectorsApart {
+    /// Adds the next item's vector (or its absence).
+    fn push(&mut self, v: Option<Vec<f32>>) {
+        match v {
+            Some(v) => {
+                self.lengths.push(v.len() as i32);
+                self.vectors.extend_from_slice(&v);
+            }
+            None => self.lengths.push(-1),
+        }
+    }
+
+    /// The result: `json` (written without the vectors) and the vectors beside it.
+    fn with_json(self, json: String) -> NativeRecords {
+        NativeRecords { json, vectors: Float32Array::new(self.vectors), lengths: Int32Array::new(self.lengths) }
+    }
+}
+
 impl NativeRecords {
     /// Serialises hit lists with their vectors moved into the typed array.
     fn from_hits(mut lists: Vec<Vec<Hit>>, batch: bool) -> NativeRecords {
-        let (mut vectors, mut lengths) = (Vec::new(), Vec::new());
+        let mut apart = VectorsApart::default();
         for h in lists.iter_mut().flatten() {
-            match h.vector.take() {
-                Some(v) => {
-                    lengths.push(v.len() as i32);
-                    vectors.extend_from_slice(&v);
-                }
-                None => lengths.push(-1),
-            }
+            apart.push(h.vector.take());
         }
         let json = if batch { serde_json::to_string(&lists) } else { serde_json::to_string(&lists[0]) };
-        NativeRecords { json: json.unwrap(), vectors: Float32Array::new(vectors), lengths: Int32Array::new(lengths) }
+        apart.with_json(json.unwrap())
     }
 }
 
@@ -165,13 +184,12 @@ impl NativeCollection {
         let p = parts(&select);
         job(move || {
             let recs = col.get(&ids, p)?;
-            let mut vectors: Vec<f32> = Vec::new();
-            let mut lengths: Vec<i32> = Vec::with_capacity(recs.len());
+            let mut apart = VectorsApart::default();
             let out: Vec<Value> = recs
                 .into_iter()
                 .map(|r| match r {
                     None => {
-                        lengths.push(-1);
+                        apart.push(None);
                         Value::Null
                     }
                     Some(r) => {
@@ -180,13 +198,7 @@ impl NativeCollection {
                         if let Some(t) = r.text {
                             o.insert("text".into(), t.into());
                         }
-                        match r.vector {
-                            Some(v) => {
-                                lengths.push(v.len() as i32);
-                                vectors.extend_from_slice(&v);
-                            }
-                            None => lengths.push(-1),
-                        }
+                        apart.push(r.vector);
                         if let Some(m) = r.metadata {
                             o.insert("metadata".into(), m);
                         }
@@ -194,11 +206,7 @@ impl NativeCollection {
                     }
                 })
                 .collect();
-            Ok(NativeRecords {
-                json: serde_json::to_string(&out).unwrap(),
-                vectors: Float32Array::new(vectors),
-                lengths: Int32Array::new(lengths),
-            })
+            Ok(apart.with_json(serde_json::to_string(&out).unwrap()))
         })
     }
 

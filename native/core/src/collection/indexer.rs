@@ -43,6 +43,13 @@ pub(crate) struct Dump {
     pub(crate) watermark: u32,
 }
 
+impl Dump {
+    /// The dump a manifest names, if any.
+    pub(crate) fn of(m: &super::manifest::Manifest) -> Option<Dump> {
+        m.hnsw.clone().map(|base| Dump { base, crc: m.hnsw_crc, watermark: m.hnsw_watermark })
+    }
+}
+
 /// The HNSW builder and how far it got, behind its own lock.
 pub(crate) struct Index {
     /// The builder, once loaded or started.
@@ -123,14 +130,24 @@ fn lower_priority() {
 }
 
 impl Collection {
-    /// Slots at or above `from` holding a live vector, and the slot count.
-    fn pending_from(&self, from: u32) -> (Vec<u32>, u32) {
+    /// Up to `limit` (at least 1) slots at or above `from` holding a live vector, the slot
+    /// below which they are every such slot, and whether more remain: one chunk of work,
+    /// found without walking (or collecting) the whole pending tail.
+    fn pending_from(&self, from: u32, limit: usize) -> (Vec<u32>, u32, bool) {
+        let limit = limit.max(1);
         let st = self.state.read();
         let n = st.slots.len() as u32;
-        let v = (from.min(n)..n)
+        let mut v: Vec<u32> = (from.min(n)..n)
             .filter(|&s| st.slots[s as usize].alive() && st.slots[s as usize].has_vector())
+            .take(limit + 1)
             .collect();
-        (v, n)
+        if v.len() > limit {
+            v.truncate(limit);
+            let upto = v[limit - 1] + 1;
+            (v, upto, true)
+        } else {
+            (v, n, false)
+        }
     }
 
     /// Loads the builder if needed: from the checkpoint's hnsw_rs dump, or empty.
@@ -179,30 +196,24 @@ impl Collection {
     /// Returns true when nothing is left to insert.
     pub(crate) fn index_some(&self, ix: &mut Index, limit: usize, finish: bool) -> Result<bool> {
         let wm = ix.builder.as_ref().map_or(ix.watermark, |b| b.watermark());
-        let (pending, n) = self.pending_from(wm);
+        let (pending, upto, more) = self.pending_from(wm, limit);
         if pending.is_empty() && ix.builder.is_none() {
-            ix.watermark = n; // nothing to index: the checkpoint's graph stays valid
+            ix.watermark = upto; // nothing to index: the checkpoint's graph stays valid
             return Ok(true);
         }
         self.ensure_builder(ix)?;
         let Some(b) = ix.builder.as_mut() else {
-            ix.watermark = n;
-            return Ok(true);
+            ix.watermark = upto;
+            return Ok(!more);
         };
         // a rebuild restarts from slot 0
-        let todo = if b.watermark() == wm {
-            pending
+        let (take, upto, more) = if b.watermark() == wm {
+            (pending, upto, more)
         } else {
-            self.pending_from(b.watermark()).0
-        };
-        let take = &todo[..todo.len().min(limit.max(1))];
-        let upto = if take.len() == todo.len() {
-            n
-        } else {
-            take[take.len() - 1] + 1
+            self.pending_from(b.watermark(), limit)
         };
         let t = Instant::now();
-        if let Err(e) = pool().install(|| b.insert(take, upto)) {
+        if let Err(e) = pool().install(|| b.insert(&take, upto)) {
             ix.builder = None;
             ix.watermark = 0;
             return Err(e);
@@ -211,14 +222,13 @@ impl Collection {
             ix.rate = take.len() as f64 / t.elapsed().as_secs_f64().max(1e-6);
         }
         ix.watermark = upto;
-        let done = upto == n;
         let graph_len = self.state.read().graph.len();
         if upto > graph_len
-            && (upto - graph_len >= refresh_threshold(graph_len) || (finish && done))
+            && (upto - graph_len >= refresh_threshold(graph_len) || (finish && !more))
         {
             self.export_graph(ix)?;
         }
-        Ok(done)
+        Ok(!more)
     }
 
     /// Makes the graph searches walk cover everything in the builder (codes first).
@@ -267,7 +277,7 @@ impl Collection {
             .builder
             .as_ref()
             .is_some_and(|b| b.watermark() > self.state.read().graph.len());
-        behind || !self.pending_from(wm).0.is_empty()
+        behind || !self.pending_from(wm, 1).0.is_empty()
     }
 
     /// Stops the indexer between two chunks and waits for it (not when called from the

@@ -114,7 +114,7 @@ impl Collection {
             Ok(wrote_graph) => {
                 if wrote_graph {
                     ix.graph_saved = true;
-                    ix.dump = m.hnsw.clone().map(|base| Dump { base, crc: m.hnsw_crc, watermark: m.hnsw_watermark });
+                    ix.dump = Dump::of(&m);
                 }
             }
             Err(e) => {
@@ -264,7 +264,7 @@ impl Collection {
         }
         w.log = log;
         self.generation.store(m.gen, std::sync::atomic::Ordering::Relaxed);
-        *ix = Index::new(n, m.hnsw.clone().map(|base| Dump { base, crc: m.hnsw_crc, watermark: n }));
+        *ix = Index::new(n, Dump::of(&m));
         ix.builder = builder;
         w.manifest = m;
         w.next_seq = seq;
@@ -403,31 +403,24 @@ impl Collection {
         };
         // a generation above every file's, so the new files never overwrite the old ones
         let base = max_gen + 1;
-        for g in [base, base + 1] {
-            remove_generation(dir, g, old.as_ref().unwrap_or(&Manifest::initial()));
-        }
+        // giving up: the new generation's files go, the old state stays as it was
+        let current = old.clone().unwrap_or_else(Manifest::initial);
+        let give_up = |col: Option<&Collection>, e: Error| {
+            if let Some(c) = col {
+                c.abandon();
+            }
+            remove_generation(dir, base, &current);
+            e
+        };
         let log_len = std::fs::metadata(dir.join(&log)).map_or(0, |m| m.len());
         let m = Manifest { format_version: manifest::FORMAT_VERSION, gen: base, log: log.clone(), ..Default::default() };
         let mut salvage = crate::store::log::Salvage::default();
-        let col = match Collection::assemble(dir, cf, m, false, false, super::Replay::Salvage(&mut salvage)) {
-            Ok(c) => c,
-            Err(e) => {
-                remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
-                return Err(e);
-            }
-        };
+        let col = Collection::assemble(dir, cf, m, false, false, super::Replay::Salvage(&mut salvage)).map_err(|e| give_up(None, e))?;
         // a verified checkpoint vouches for the records of damaged frames whose own bytes
         // still match their checksums, and for the deletes those frames held
         let mut recovered = 0;
         if let Some(oc) = old_col.as_ref().filter(|oc| !salvage.damaged.is_empty() && oc.follow_log_name().as_deref() == Some(log.as_str())) {
-            recovered = match col.recover_from(oc, &salvage.damaged) {
-                Ok(n) => n,
-                Err(e) => {
-                    col.abandon();
-                    remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
-                    return Err(e);
-                }
-            };
+            recovered = col.recover_from(oc, &salvage.damaged).map_err(|e| give_up(Some(&*col), e))?;
         }
         drop(old_col);
         let after = live_ids(&col);
@@ -459,11 +452,12 @@ impl Collection {
             losses.push(format!("{} record(s) the collection serves now would be lost (first: {:?}){why}", lost.len(), lost[0]));
         }
         if !losses.is_empty() && !opts.accept_loss {
-            col.abandon();
-            remove_generation(dir, base, old.as_ref().unwrap_or(&Manifest::initial()));
-            return Err(Error::corrupt(
-                &dir.join(&log),
-                format!("repair would lose data: {}. Nothing was changed; repair with acceptLoss (hektor repair --accept-loss) to rebuild from what the log still holds", losses.join("; ")),
+            return Err(give_up(
+                Some(&*col),
+                Error::corrupt(
+                    &dir.join(&log),
+                    format!("repair would lose data: {}. Nothing was changed; repair with acceptLoss (hektor repair --accept-loss) to rebuild from what the log still holds", losses.join("; ")),
+                ),
             ));
         }
         report.lost_ids = lost.into_iter().take(100).collect();
@@ -564,26 +558,23 @@ fn publish(dir: &Path, m: &Manifest) -> Result<()> {
 /// Deletes the files of generation `gen` that `m` does not reference (the leftovers of a
 /// checkpoint or compaction that failed before its manifest was published).
 fn remove_generation(dir: &Path, gen: u64, m: &Manifest) {
-    let keep: std::collections::HashSet<String> = m.files().into_iter().collect();
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if file_gen(&name) == Some(gen) && !keep.contains(&name) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+    remove_unreferenced(dir, m, |name| file_gen(name) == Some(gen));
     // a temp file of the manifest itself
     let _ = std::fs::remove_file(dir.join(manifest::MANIFEST).with_extension("tmp"));
 }
 
 /// Deletes files of earlier generations (and temp files) that `m` does not reference.
 pub(crate) fn remove_stale_files(dir: &Path, m: &Manifest) {
-    let keep: std::collections::HashSet<String> = m.files().into_iter().collect();
+    remove_unreferenced(dir, m, |name| FILE_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with(".tmp"));
+}
+
+/// Deletes the files of `dir` that `pick` selects and `m` does not reference.
+fn remove_unreferenced(dir: &Path, m: &Manifest, pick: impl Fn(&str) -> bool) {
+    let keep: HashSet<String> = m.files().into_iter().collect();
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let ours = FILE_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with(".tmp");
-        if ours && !keep.contains(&name) {
+        if pick(&name) && !keep.contains(&name) {
             let _ = std::fs::remove_file(e.path());
         }
     }

@@ -102,6 +102,23 @@ fn closed_log() -> Error {
     Error::new(ErrorCode::Closed, "collection is closed")
 }
 
+/// Checks a vector's length against dimension `dim` (`whose` says where `dim` comes from,
+/// for the message) and that its values are finite.
+fn check_vector_values(v: &[f32], dim: usize, whose: &str) -> Result<()> {
+    if v.len() != dim {
+        return Err(Error::new(ErrorCode::DimensionMismatch, format!("vector has {} dimensions, {whose} {dim}", v.len())));
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(Error::invalid(format!("vector value at index {i} is not a finite number")));
+    }
+    Ok(())
+}
+
+/// The error of a vector [`distance::normalize`] cannot scale (under the cosine metric).
+fn no_direction() -> Error {
+    Error::invalid("a zero vector has no direction; it cannot be used with the cosine metric")
+}
+
 /// At most 80 characters of an id, for messages.
 fn short(id: &str) -> String {
     id.chars().take(80).collect()
@@ -523,8 +540,7 @@ impl Collection {
             Some(_) => Some(Arc::new(RecordLog::open(&log_path, false)?)),
             None => None,
         };
-        let dump = man.hnsw.clone().map(|base| indexer::Dump { base, crc: man.hnsw_crc, watermark: man.hnsw_watermark });
-        let index = indexer::Index::new(man.hnsw_watermark, dump);
+        let index = indexer::Index::new(man.hnsw_watermark, indexer::Dump::of(&man));
         let col = Arc::new_cyclic(|me| Collection {
             index: Mutex::new(index),
             indexer: indexer::Indexer::default(),
@@ -719,18 +735,10 @@ impl Collection {
 
     /// Validates a vector (finite values, dimension) and turns it into index form.
     pub(crate) fn prepare_vector(&self, v: &[f32], dim: usize) -> Result<Vec<f32>> {
-        if v.len() != dim {
-            return Err(Error::new(
-                ErrorCode::DimensionMismatch,
-                format!("vector has {} dimensions, the collection has {dim}", v.len()),
-            ));
-        }
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(Error::invalid(format!("vector value at index {i} is not a finite number")));
-        }
+        check_vector_values(v, dim, "the collection has")?;
         let mut out = v.to_vec();
         if self.config.read().metric == distance::Metric::Cosine && !distance::normalize(&mut out) {
-            return Err(Error::invalid("a zero vector has no direction; it cannot be used with the cosine metric"));
+            return Err(no_direction());
         }
         Ok(out)
     }
@@ -778,6 +786,7 @@ impl Collection {
             let c = self.config.read();
             (c.dimension, c.metric == distance::Metric::Cosine)
         };
+        let whose = if dim.is_some() { "the collection has" } else { "the first vector of the call has" };
         for (row, r) in records.iter().enumerate() {
             let Some(v) = &r.vector else { continue };
             let at = |e: Error| e.with_row(row as u64).with_field("vector").with_source(self.name.clone());
@@ -785,15 +794,13 @@ impl Collection {
             if v.is_empty() {
                 return Err(at(Error::invalid("a vector must have at least one dimension")));
             }
-            if v.len() != d {
-                let whose = if self.config.read().dimension.is_some() { "the collection has" } else { "the first vector of the call has" };
-                return Err(at(Error::new(ErrorCode::DimensionMismatch, format!("vector has {} dimensions, {whose} {d}", v.len()))));
-            }
-            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                return Err(at(Error::invalid(format!("vector value at index {i} is not a finite number"))));
-            }
-            if cosine && v.iter().all(|&x| x == 0.0) {
-                return Err(at(Error::invalid("a zero vector has no direction; it cannot be used with the cosine metric")));
+            check_vector_values(v, d, whose).map_err(at)?;
+            if cosine {
+                // the test `normalize` applies when the vector is prepared
+                let n = distance::norm(v);
+                if n == 0.0 || !n.is_finite() {
+                    return Err(at(no_direction()));
+                }
             }
         }
         Ok(())
@@ -996,8 +1003,7 @@ impl Collection {
         }
         // disk space for the new vector rows before the log write: a full disk fails the
         // batch here, with nothing written, instead of faulting in the memory map later
-        let with_vectors = prepared.iter().filter(|p| p.vector.is_some()).count();
-        if with_vectors > 0 {
+        if prepared.iter().any(|p| p.vector.is_some()) {
             let (first, vs) = {
                 let st = self.state.read();
                 (st.slots.len(), st.vectors.clone())
@@ -1331,8 +1337,11 @@ impl Collection {
                 }
             }
         }
-        if let Some(log) = &st.log {
-            let mut reader = RecordLog::open(log.path(), false)?;
+        // the whole log is read without holding the state lock (writes go on meanwhile)
+        let log = st.log.as_ref().map(|l| l.path().to_path_buf());
+        drop(st);
+        if let Some(log) = log {
+            let mut reader = RecordLog::open(&log, false)?;
             let salvage = reader.salvage(0, |_| Ok(()))?;
             report.frames = salvage.frames;
             report.damaged_frames = salvage.damaged;

@@ -188,9 +188,13 @@ impl RecordLog {
     /// Reads `len` bytes at `offset` (a record inside a frame).
     pub fn read_at(&self, offset: u64, len: u32) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len as usize];
-        read_exact_at(&self.file, &mut buf, offset)
-            .map_err(|e| Error::io(e, format!("reading {} at byte {offset}", self.path.display())))?;
+        self.read_into(&mut buf, offset)?;
         Ok(buf)
+    }
+
+    /// Fills `buf` from byte `offset`, naming the file and offset in an error.
+    fn read_into(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        read_exact_at(&self.file, buf, offset).map_err(|e| Error::io(e, format!("reading {} at byte {offset}", self.path.display())))
     }
 
     fn file_len(&self) -> Result<u64> {
@@ -203,7 +207,7 @@ impl RecordLog {
         let mut at = from;
         while at < to {
             let n = ((to - at) as usize).min(buf.len());
-            read_exact_at(&self.file, &mut buf[..n], at).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+            self.read_into(&mut buf[..n], at)?;
             if buf[..n].iter().any(|&b| b != 0) {
                 return Ok(false);
             }
@@ -221,7 +225,7 @@ impl RecordLog {
             return Ok(At::Torn);
         }
         let mut header = [0u8; HEADER as usize];
-        read_exact_at(&self.file, &mut header, pos).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+        self.read_into(&mut header, pos)?;
         let plen = u32::from_le_bytes(header[4..8].try_into().unwrap()) as u64;
         let seq = u64::from_le_bytes(header[16..24].try_into().unwrap());
         let checked = header[13] == CHECKED_HEADER;
@@ -241,7 +245,7 @@ impl RecordLog {
             return Ok(At::Torn);
         }
         let mut payload = vec![0u8; plen as usize];
-        read_exact_at(&self.file, &mut payload, pos + HEADER).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+        self.read_into(&mut payload, pos + HEADER)?;
         let mut h = crc32fast::Hasher::new();
         h.update(&header[12..]);
         h.update(&payload);
@@ -339,7 +343,7 @@ impl RecordLog {
         let mut at = from;
         while at < len {
             let n = ((len - at) as usize).min(buf.len());
-            read_exact_at(&self.file, &mut buf[..n], at).map_err(|e| Error::io(e, format!("reading {}", self.path.display())))?;
+            self.read_into(&mut buf[..n], at)?;
             for i in 0..n.saturating_sub(3) {
                 if &buf[i..i + 4] == MAGIC && matches!(self.frame_at(at + i as u64, len)?, At::Frame(..)) {
                     return Ok(Some(at + i as u64));
