@@ -2,6 +2,7 @@
 // benches/text-peers.mjs): command-line options, reading the set (JSONL documents and queries,
 // .npy embeddings), the document text every system indexes, and the quality and latency
 // summaries (MRR@10, R@10, R@100, mean / p50 / p99 ms) computed the same way for every system.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +76,31 @@ export function summarize(ranks, lat) {
     queries: n, mrr10: +(mrr / n).toFixed(4), r10: +(r10 / n).toFixed(3), r100: +(r100 / n).toFixed(3),
     mean_ms: +(s.reduce((a, b) => a + b, 0) / n).toFixed(3), p50_ms: +pct(s, 50).toFixed(3), p99_ms: +pct(s, 99).toFixed(3),
   };
+}
+
+/**
+ * Installs the npm packages (`name` or `name@version`) missing from the peers folder `dir`
+ * (created when needed); false when one is still missing after the install.
+ */
+export function installPeer(dir, pkgs) {
+  fs.mkdirSync(dir, { recursive: true });
+  const loads = (p) => {
+    const [, name, version] = /^(@?[^@]+)(?:@(.+))?$/.exec(p);
+    const manifest = path.join(dir, 'node_modules', name, 'package.json');
+    return fs.existsSync(manifest) && (!version || JSON.parse(fs.readFileSync(manifest, 'utf8')).version === version);
+  };
+  const missing = pkgs.filter((p) => !loads(p));
+  if (!missing.length) return true;
+  if (!fs.existsSync(path.join(dir, 'package.json'))) fs.writeFileSync(path.join(dir, 'package.json'), '{"private":true}');
+  console.error(`installing ${missing.join(' ')} into ${dir}`);
+  spawnSync('npm', ['install', '--no-audit', '--no-fund', '--save-exact', ...missing], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+  return missing.every(loads);
+}
+
+/** Imports package `name` as installed in the peers folder `dir`. */
+export async function loadPeer(dir, name) {
+  const { createRequire } = await import('node:module');
+  const { pathToFileURL } = await import('node:url');
+  const require = createRequire(path.join(dir, 'package.json'));
+  return import(pathToFileURL(require.resolve(name)).href);
 }

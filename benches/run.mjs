@@ -76,17 +76,6 @@ const LIBS = {
 };
 const TARGETS = [0.9, 0.95, 0.99];
 
-/** Installs the npm packages missing from the peers dir; false when one still does not load. */
-function installPeer(pkgs) {
-  const loads = (p) => spawnSync(process.execPath, ['-e', `require(${JSON.stringify(p)})`], { cwd: peers, stdio: 'ignore' }).status === 0;
-  const missing = pkgs.filter((p) => !loads(p));
-  if (!missing.length) return true;
-  if (!fs.existsSync(path.join(peers, 'package.json'))) fs.writeFileSync(path.join(peers, 'package.json'), '{"private":true}');
-  console.error(`installing ${missing.join(' ')} into ${peers}`);
-  spawnSync('npm', ['install', '--no-audit', '--no-fund', ...missing], { cwd: peers, stdio: ['ignore', 'inherit', 'inherit'] });
-  return missing.every(loads);
-}
-
 function runAnn() {
   ensureData();
   fs.mkdirSync(peers, { recursive: true });
@@ -99,7 +88,7 @@ function runAnn() {
   for (const name of names) {
     const spec = LIBS[name];
     if (!spec) { console.log(`unknown library ${name} (known: ${Object.keys(LIBS).join(', ')})`); continue; }
-    if (spec.npm && !installPeer(spec.npm)) { console.log(`${name}: npm install of ${spec.npm.join(' ')} failed: skipped`); continue; }
+    if (spec.npm && !installPeer(peers, spec.npm)) { console.log(`${name}: npm install of ${spec.npm.join(' ')} failed: skipped`); continue; }
     const work = path.join(scratch, 'work', name);
     fs.rmSync(work, { recursive: true, force: true });
     const t = performance.now();

@@ -1,53 +1,41 @@
-//! In-process chat generation with a quantized GGUF model (candle).
+//! In-process chat generation with a GGUF model (hektor's own engine, `crate::llm`).
 
 use crate::gguf_tokenizer::{md_string, GgufTokenizer};
+use crate::llm::{Arch, KvCache, Model};
 use crate::stream::StopFilter;
 use crate::template::ChatTemplate;
 use crate::{candle_err, infer_err};
-use candle_core::quantized::gguf_file::{Content, TensorInfo, Value};
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::utils::apply_repeat_penalty;
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
 use hektor_core::rag::models::{GenerateOptions, Generation, Generator};
 use hektor_core::rag::prompt::Message;
 use hektor_core::{Error, ErrorCode, Result};
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::io::{Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Options of [`GgufChat::load`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GgufOptions {
-    /// Threads of the matrix kernels. Default 1: with more, a decode step
-    /// waits for every thread at each of its hundreds of small products, and on a busy
-    /// machine that waiting costs more than the second core gives.
-    ///
-    /// f32 products run on a pool of this many threads owned by the model. Candle sizes
-    /// the pool of its quantized kernels once per process, when the first one runs, from
-    /// the `CANDLE_NUM_THREADS` environment variable. The first `load` sets that variable
-    /// to this value unless it is already set; later loads, or loads after another part of
-    /// the process already ran candle's quantized kernels, cannot change it. Set
-    /// `CANDLE_NUM_THREADS` before starting the process to be certain.
+    /// Threads that run the model (the calling thread and `threads - 1` workers that
+    /// spin briefly between the many short products of a decoding step and sleep when
+    /// the model is idle). Default: the machine's cores, at most 8.
     pub threads: Option<usize>,
-    /// Re-quantize tensors whose candle CPU kernels are scalar (Q4_1, Q5_0, Q5_1) to Q8_0
-    /// at load: about a second for a small model, 2-3x faster generation, and Q8_0
-    /// represents the 4/5-bit values almost exactly. Default true.
+    /// Convert 4-bit Q4_0 / Q4_1 matrices to Q8_0 at load: 1.7x the memory, products a
+    /// little closer to the original f32 model. Default false. Types without a kernel
+    /// here (Q5, K-quants, f16) are always converted to Q8_0.
     pub requantize: bool,
-    /// Keep the weights as f32 instead of quantized: every matrix product then runs on
-    /// the f32 gemm kernels (AVX-512/AVX2), about 4x faster prompt processing (which is
-    /// most of a RAG answer: the retrieved passages) but about 0.6x the generation speed
-    /// and 4 bytes per parameter of memory. Default (`None`): true when the f32 weights
-    /// take at most 1 GiB (models up to ~250M parameters, such as SmolLM2-135M).
+    /// Ignored; kept so that older options still load. (The engine keeps weights
+    /// quantized and processes prompts on f32 tiles of them.)
     pub dequantize: Option<bool>,
 }
 
 impl Default for GgufOptions {
     fn default() -> Self {
-        GgufOptions { threads: None, requantize: true, dequantize: None }
+        GgufOptions { threads: None, requantize: false, dequantize: None }
     }
 }
 
@@ -56,6 +44,9 @@ impl Default for GgufOptions {
 pub struct GenerationStats {
     /// Tokens of the rendered prompt (BOS included).
     pub prompt_tokens: usize,
+    /// Prompt tokens whose keys and values came from an earlier call with the same
+    /// prefix (not processed again).
+    pub reused_prompt_tokens: usize,
     /// Tokens generated (the stop token excluded).
     pub completion_tokens: usize,
     /// Time to process the prompt (until the first sampled token).
@@ -65,9 +56,9 @@ pub struct GenerationStats {
 }
 
 impl GenerationStats {
-    /// Prompt tokens per second.
+    /// Prompt tokens processed per second (reused ones not counted).
     pub fn prompt_tokens_per_second(&self) -> f64 {
-        self.prompt_tokens as f64 / self.prompt_time.as_secs_f64().max(1e-9)
+        (self.prompt_tokens - self.reused_prompt_tokens) as f64 / self.prompt_time.as_secs_f64().max(1e-9)
     }
     /// Generated tokens per second.
     pub fn tokens_per_second(&self) -> f64 {
@@ -75,92 +66,32 @@ impl GenerationStats {
     }
 }
 
-enum Weights {
-    /// Llama-family weights are cheap to clone (shared tensors): each call gets its own
-    /// copy with an empty KV cache, so calls from several threads run concurrently.
-    Llama(quantized_llama::ModelWeights),
-    /// Qwen2 weights cannot be cloned: calls take turns.
-    Qwen2(Mutex<quantized_qwen2::ModelWeights>),
-}
-
-/// A quantized chat model (GGUF: SmolLM2, Llama 3.x, TinyLlama, Mistral, Qwen2/2.5...)
-/// running in-process on the CPU with candle.
+/// A GGUF chat model (SmolLM2, Llama 3.x, TinyLlama, Mistral, Qwen2/2.5...) running
+/// in-process on the CPU.
 ///
 /// The tokenizer, special tokens, context length and chat template all come from the
 /// file's metadata; a model without a template gets ChatML. The model is loaded once;
-/// [`generate`](Generator::generate) may be called from several threads.
+/// [`generate`](Generator::generate) may be called from several threads. The KV caches
+/// of the last calls are kept, so a call whose prompt starts like an earlier one (the
+/// same system prompt and instructions) skips that prefix.
 pub struct GgufChat {
-    weights: Weights,
+    model: Model,
+    caches: Mutex<Vec<KvCache>>,
     tokenizer: GgufTokenizer,
     template: ChatTemplate,
     context_length: usize,
     architecture: String,
     name: String,
     path: PathBuf,
-    requantized: usize,
-    dequantized: bool,
-    pool: rayon::ThreadPool,
     load_time: Duration,
 }
-
-/// What slow tensors are re-quantized to: Q8_0 keeps 4/5-bit values almost exactly (Q4_0
-/// was no faster here and visibly hurt SmolLM2 answers).
-const REQUANT_TARGET: GgmlDType = GgmlDType::Q8_0;
-
-/// `dequantize: None` keeps f32 weights up to this size.
-const AUTO_DEQUANTIZE_BYTES: usize = 1 << 30;
 
 /// Prompt tokens per forward pass (bounds the attention scratch memory).
 const PROMPT_CHUNK: usize = 512;
 /// Generated tokens that `repeat_penalty` looks back over (llama.cpp's default window).
 const REPEAT_WINDOW: usize = 64;
-
-/// Quantization types whose candle CPU kernels are scalar.
-fn is_slow(dtype: GgmlDType) -> bool {
-    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
-}
-
-fn configure_threads(threads: Option<usize>) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-            // Set before candle's pool exists (it reads the variable when first used).
-            std::env::set_var("CANDLE_NUM_THREADS", threads.unwrap_or(1).max(1).to_string());
-        }
-    });
-}
-
-/// Reads every tensor into an in-memory blob that `Content` can read back as if it were
-/// the file, converting matrices to f32 (`dequantize`) or the slow quantizations to Q8_0.
-fn convert_all<R: Read + Seek>(content: &Content, reader: &mut R, dequantize: bool) -> candle_core::Result<(Content, Cursor<Vec<u8>>, usize)> {
-    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-    names.sort_by_key(|n| content.tensor_infos[*n].offset);
-    let mut blob: Vec<u8> = Vec::new();
-    let mut infos = HashMap::new();
-    let mut count = 0;
-    for name in names {
-        let info = &content.tensor_infos[name];
-        let qt = info.read(reader, content.tensor_data_offset, &Device::Cpu)?;
-        let dims = qt.shape().dims().to_vec();
-        let row = dims.last().copied().unwrap_or(0);
-        let qt = if dequantize && dims.len() == 2 && qt.dtype() != GgmlDType::F32 {
-            count += 1;
-            QTensor::quantize(&qt.dequantize(&Device::Cpu)?, GgmlDType::F32)?
-        } else if !dequantize && is_slow(qt.dtype()) && dims.len() == 2 && row % REQUANT_TARGET.block_size() == 0 {
-            count += 1;
-            QTensor::quantize(&qt.dequantize(&Device::Cpu)?, REQUANT_TARGET)?
-        } else {
-            qt
-        };
-        let data = qt.data()?;
-        let offset = blob.len() as u64;
-        blob.extend_from_slice(&data);
-        blob.resize(blob.len().div_ceil(32) * 32, 0);
-        infos.insert(name.clone(), TensorInfo { ggml_dtype: qt.dtype(), shape: qt.shape().clone(), offset });
-    }
-    let new = Content { magic: content.magic, metadata: content.metadata.clone(), tensor_infos: infos, tensor_data_offset: 0 };
-    Ok((new, Cursor::new(blob), count))
-}
+/// KV caches kept for prefix reuse.
+const KEPT_CACHES: usize = 2;
 
 fn md_usize(m: &HashMap<String, Value>, key: &str) -> Option<usize> {
     let v = m.get(key)?;
@@ -200,54 +131,34 @@ impl GgufChat {
         let content = Content::read(&mut reader).map_err(candle_err(ErrorCode::Parse, format!("{} is not a readable GGUF file", path.display())))?;
         let md = &content.metadata;
         let architecture = md_string(md, "general.architecture").unwrap_or_else(|| "llama".into());
-        if !matches!(architecture.as_str(), "llama" | "qwen2") {
-            return Err(Error::invalid(format!(
-                "{}: GGUF architecture '{architecture}' is not supported (supported: llama, qwen2)",
-                path.display()
-            )));
-        }
+        let arch = match architecture.as_str() {
+            "llama" => Arch::Llama,
+            "qwen2" => Arch::Qwen2,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{}: GGUF architecture '{architecture}' is not supported (supported: llama, qwen2)",
+                    path.display()
+                )))
+            }
+        };
         let tokenizer = GgufTokenizer::from_metadata(md).map_err(|e| e.context(path.display()))?;
         let template = ChatTemplate::new(md_string(md, "tokenizer.chat_template"), tokenizer.bos_text.clone(), tokenizer.eos_text.clone())?;
-        let meta_ctx = md_usize(md, &format!("{architecture}.context_length")).unwrap_or(2048);
-        let context_length = match architecture.as_str() {
-            // candle's llama precomputes rotary tables for MAX_SEQ_LEN positions.
-            "llama" => meta_ctx.min(quantized_llama::MAX_SEQ_LEN),
-            _ => meta_ctx,
-        }
-        .max(1);
+        let context_length = md_usize(md, &format!("{architecture}.context_length")).unwrap_or(2048).max(1);
         let name = md_string(md, "general.name")
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-
-        configure_threads(opts.threads);
-        let f32_bytes: usize = content.tensor_infos.values().filter(|t| t.shape.rank() == 2).map(|t| t.shape.elem_count() * 4).sum();
-        let dequantize = opts.dequantize.unwrap_or(f32_bytes <= AUTO_DEQUANTIZE_BYTES);
-        let needs_requant = dequantize || (opts.requantize && content.tensor_infos.values().any(|t| is_slow(t.ggml_dtype)));
-        let bad = |e: candle_core::Error| Error::new(ErrorCode::Parse, format!("{}: cannot load the model weights: {e}", path.display()));
-        let dev = Device::Cpu;
-        let (weights, requantized) = if needs_requant {
-            let (content, mut blob, n) = convert_all(&content, &mut reader, dequantize).map_err(bad)?;
-            (build(&architecture, content, &mut blob, &dev).map_err(bad)?, n)
-        } else {
-            (build(&architecture, content, &mut reader, &dev).map_err(bad)?, 0)
-        };
-        let threads = opts.threads.unwrap_or(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("hektor-gguf-{i}"))
-            .build()
-            .map_err(|e| Error::internal(format!("cannot start {threads} threads: {e}")))?;
+        let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8));
+        let model = Model::load(&content, &mut reader, arch, threads, opts.requantize)
+            .map_err(|e| Error::new(ErrorCode::Parse, format!("{}: cannot load the model weights: {e}", path.display())))?;
         Ok(GgufChat {
-            weights,
+            model,
+            caches: Mutex::new(Vec::new()),
             tokenizer,
             template,
             context_length,
             architecture,
             name,
             path: path.to_path_buf(),
-            requantized: if dequantize { 0 } else { requantized },
-            dequantized: dequantize,
-            pool,
             load_time: started.elapsed(),
         })
     }
@@ -267,14 +178,25 @@ impl GgufChat {
         self.context_length
     }
 
-    /// How many tensors were re-quantized to Q8_0 at load.
+    /// How many matrices were converted to Q8_0 at load (types without a kernel here, or
+    /// Q4 ones with [`GgufOptions::requantize`]).
     pub fn requantized_tensors(&self) -> usize {
-        self.requantized
+        self.model.converted_tensors()
     }
 
-    /// Whether the weights are held as f32 (see [`GgufOptions::dequantize`]).
+    /// Always false: weights stay quantized (kept for callers of the earlier engine).
     pub fn is_dequantized(&self) -> bool {
-        self.dequantized
+        false
+    }
+
+    /// Bytes of weights held in memory.
+    pub fn weight_bytes(&self) -> usize {
+        self.model.weight_bytes()
+    }
+
+    /// Threads that run the model.
+    pub fn threads(&self) -> usize {
+        self.model.threads()
     }
 
     /// How long [`load`](Self::load) took.
@@ -301,6 +223,28 @@ impl GgufChat {
     /// The text of token ids (control tokens left out).
     pub fn detokenize(&self, ids: &[u32]) -> Result<String> {
         self.tokenizer.decode(ids)
+    }
+
+    /// The `n` tokens greedy decoding picks after `ids` (BOS not added, no stop tokens,
+    /// no repeat penalty, no cached prefix): for comparisons with other engines.
+    pub fn greedy(&self, ids: &[u32], n: usize) -> Result<Vec<u32>> {
+        if ids.is_empty() || ids.len() + n > self.context_length {
+            return Err(Error::invalid(format!("{} prompt tokens and {n} more do not fit the context of {}", ids.len(), self.context_length)));
+        }
+        let mut cache = self.model.new_cache(self.context_length);
+        let mut logits = Vec::new();
+        for chunk in ids.chunks(PROMPT_CHUNK) {
+            logits = self.model.forward(&mut cache, chunk).map_err(Error::internal)?;
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let next = argmax(&logits);
+            out.push(next);
+            if i + 1 < n {
+                logits = self.model.forward(&mut cache, &[next]).map_err(Error::internal)?;
+            }
+        }
+        Ok(out)
     }
 
     /// Like [`Generator::generate`], also returning timings.
@@ -340,41 +284,51 @@ impl GgufChat {
             Sampling::TopP { p: opts.top_p as f64, temperature: opts.temperature as f64 }
         };
         let mut sampler = LogitsProcessor::from_sampling(seed, sampling);
-        match &self.weights {
-            Weights::Llama(base) => {
-                let mut model = base.clone();
-                self.run(|x: &Tensor, pos| model.forward(x, pos), &ids, max_tokens, opts, &mut sampler, on_token)
+        let mut cache = self.take_cache(&ids);
+        let result = self.run(&mut cache, &ids, max_tokens, opts, &mut sampler, on_token);
+        self.keep_cache(cache);
+        result
+    }
+
+    /// The kept cache sharing the longest prefix with `ids` (cut to that prefix), or a new one.
+    fn take_cache(&self, ids: &[u32]) -> KvCache {
+        let mut caches = self.caches.lock();
+        let common = |c: &KvCache| c.tokens().iter().zip(ids).take_while(|(a, b)| a == b).count();
+        let best = caches.iter().enumerate().max_by_key(|(_, c)| common(c)).map(|(i, c)| (i, common(c)));
+        match best {
+            Some((i, n)) if n > 0 => {
+                let mut c = caches.swap_remove(i);
+                // At least the last prompt token runs again, for its logits.
+                c.truncate(n.min(ids.len() - 1));
+                c
             }
-            Weights::Qwen2(m) => {
-                let mut guard = m.lock();
-                let model: &mut quantized_qwen2::ModelWeights = &mut guard;
-                model.clear_kv_cache();
-                self.run(|x: &Tensor, pos| model.forward(x, pos), &ids, max_tokens, opts, &mut sampler, on_token)
-            }
+            _ => self.model.new_cache(self.context_length),
         }
     }
 
+    fn keep_cache(&self, cache: KvCache) {
+        let mut caches = self.caches.lock();
+        caches.insert(0, cache);
+        caches.truncate(KEPT_CACHES);
+    }
+
     #[allow(clippy::too_many_arguments)]
-    fn run<F: FnMut(&Tensor, usize) -> candle_core::Result<Tensor> + Send>(
+    fn run(
         &self,
-        mut forward: F,
+        cache: &mut KvCache,
         prompt: &[u32],
         max_tokens: usize,
         opts: &GenerateOptions,
         sampler: &mut LogitsProcessor,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, GenerationStats)> {
-        let dev = Device::Cpu;
         let started = Instant::now();
-        let mut logits = None;
-        let mut pos = 0;
-        for chunk in prompt.chunks(PROMPT_CHUNK) {
-            let x = Tensor::new(chunk, &dev).and_then(|t| t.unsqueeze(0)).map_err(infer_err)?;
-            logits = Some(self.pool.install(|| forward(&x, pos)).map_err(infer_err)?);
-            pos += chunk.len();
+        let reused = cache.tokens().len();
+        let mut logits = Vec::new();
+        for chunk in prompt[reused..].chunks(PROMPT_CHUNK) {
+            logits = self.model.forward(cache, chunk).map_err(Error::internal)?;
         }
-        let mut logits = logits.ok_or_else(|| Error::internal("no prompt tokens"))?;
-        let mut stats = GenerationStats { prompt_tokens: prompt.len(), ..Default::default() };
+        let mut stats = GenerationStats { prompt_tokens: prompt.len(), reused_prompt_tokens: reused, ..Default::default() };
         let mut prompt_done: Option<Instant> = None;
         let mut decoder = StreamDecoder::default();
         let mut text = StopFilter::new(&opts.stop);
@@ -382,7 +336,7 @@ impl GgufChat {
         let mut out = String::new();
         let finish_reason;
         loop {
-            let mut last = logits.squeeze(0).map_err(infer_err)?;
+            let mut last = Tensor::from_vec(std::mem::take(&mut logits), self.model.config().vocab, &Device::Cpu).map_err(infer_err)?;
             if opts.repeat_penalty != 1.0 && !generated.is_empty() {
                 let recent = &generated[generated.len().saturating_sub(REPEAT_WINDOW)..];
                 last = apply_repeat_penalty(&last, opts.repeat_penalty, recent).map_err(infer_err)?;
@@ -414,9 +368,7 @@ impl GgufChat {
                 finish_reason = "length";
                 break;
             }
-            let x = Tensor::new(&[next], &dev).and_then(|t| t.unsqueeze(0)).map_err(infer_err)?;
-            logits = self.pool.install(|| forward(&x, pos)).map_err(infer_err)?;
-            pos += 1;
+            logits = self.model.forward(cache, &[next]).map_err(Error::internal)?;
         }
         if finish_reason != "aborted" {
             let tail = text.finish(&decoder.flush(&self.tokenizer)?);
@@ -439,11 +391,15 @@ impl GgufChat {
     }
 }
 
-fn build<R: Read + Seek>(arch: &str, content: Content, reader: &mut R, dev: &Device) -> candle_core::Result<Weights> {
-    Ok(match arch {
-        "qwen2" => Weights::Qwen2(Mutex::new(quantized_qwen2::ModelWeights::from_gguf(content, reader, dev)?)),
-        _ => Weights::Llama(quantized_llama::ModelWeights::from_gguf(content, reader, dev)?),
-    })
+/// The index of the largest value (the first of equals, as llama.cpp's greedy sampler).
+fn argmax(x: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best as u32
 }
 
 fn random_seed() -> u64 {
@@ -507,8 +463,8 @@ impl std::fmt::Debug for GgufChat {
             .field("name", &self.name)
             .field("architecture", &self.architecture)
             .field("context_length", &self.context_length)
-            .field("requantized", &self.requantized)
-            .field("dequantized", &self.dequantized)
+            .field("threads", &self.model.threads())
+            .field("requantized", &self.model.converted_tensors())
             .finish()
     }
 }

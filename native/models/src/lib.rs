@@ -47,6 +47,7 @@ mod bert;
 mod cross;
 mod encoder;
 mod gguf;
+pub mod llm;
 mod gguf_tokenizer;
 mod lazy;
 mod openai;

@@ -1,0 +1,546 @@
+//! Quantized weight matrices and their dot-product kernels.
+//!
+//! A [`QMatrix`] keeps a GGUF weight matrix in one of three block formats that have fast
+//! integer kernels here (Q8_0, Q4_0, Q4_1: blocks of 32 weights with an f32 scale, and a
+//! minimum for Q4_1), repacked at load into separate arrays of quants and scales, so the
+//! kernels read 32-byte aligned runs of quants and never convert f16 scales in the loop.
+//! Other GGUF types are converted to Q8_0 at load (see `model.rs`).
+//!
+//! A decode step multiplies each matrix by one activation vector: the vector is quantized
+//! to 8 bits per 32-value block ([`QVec`], like llama.cpp's Q8_0/Q8_1 activations) and each
+//! row is an integer dot product: AVX-512 VNNI (`vpdpbusd`, two blocks per instruction),
+//! AVX2 (`vpmaddubsw` + `vpmaddwd`), or portable scalar code, picked once at run time
+//! ([`isa`]). Prompt processing instead dequantizes row tiles to f32 for the gemm kernels
+//! ([`QMatrix::dequantize_rows`]).
+
+use std::sync::OnceLock;
+
+/// Values per quantization block.
+pub const QK: usize = 32;
+
+/// The block format of a [`QMatrix`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QKind {
+    /// 8-bit signed quants, one scale per block: `w = d * q`.
+    Q8_0,
+    /// 4-bit quants centred on 8: `w = d * (q - 8)`.
+    Q4_0,
+    /// 4-bit quants with a minimum: `w = d * q + m`.
+    Q4_1,
+}
+
+impl QKind {
+    /// Bytes of one block in a GGUF file.
+    pub fn ggml_block_bytes(self) -> usize {
+        match self {
+            QKind::Q8_0 => 2 + QK,
+            QKind::Q4_0 => 2 + QK / 2,
+            QKind::Q4_1 => 4 + QK / 2,
+        }
+    }
+
+    fn quant_bytes(self) -> usize {
+        match self {
+            QKind::Q8_0 => QK,
+            QKind::Q4_0 | QKind::Q4_1 => QK / 2,
+        }
+    }
+}
+
+/// The instruction set the kernels run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512 F/BW/VL with VNNI.
+    Avx512Vnni,
+    /// AVX2 with FMA.
+    Avx2,
+    /// Portable code (any CPU).
+    Scalar,
+}
+
+impl Isa {
+    /// The best instruction set this CPU has.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("fma") {
+                return Isa::Avx512Vnni;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Scalar
+    }
+
+    /// Whether this CPU can run `self`.
+    pub fn available(self) -> bool {
+        match (self, Isa::detect()) {
+            (Isa::Scalar, _) => true,
+            (Isa::Avx2, Isa::Avx2 | Isa::Avx512Vnni) => true,
+            (Isa::Avx512Vnni, Isa::Avx512Vnni) => true,
+            _ => false,
+        }
+    }
+
+    /// The name used by `HEKTOR_ISA` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512Vnni => "avx512vnni",
+            Isa::Avx2 => "avx2",
+            Isa::Scalar => "scalar",
+        }
+    }
+}
+
+/// The instruction set in use: [`Isa::detect`], lowered by the `HEKTOR_ISA` environment
+/// variable (`avx2` or `scalar`) when it names one the CPU has (for tests and comparisons).
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        let best = Isa::detect();
+        match std::env::var("HEKTOR_ISA").ok().as_deref() {
+            Some("scalar") => Isa::Scalar,
+            Some("avx2") if Isa::Avx2.available() => Isa::Avx2,
+            _ => best,
+        }
+    })
+}
+
+/// A quantized row-major matrix (`rows` x `cols`, `cols` a multiple of [`QK`]).
+#[derive(Clone)]
+pub struct QMatrix {
+    kind: QKind,
+    rows: usize,
+    cols: usize,
+    /// Quants, row after row, block after block (Q4: 16 bytes a block, low nibbles the
+    /// block's first 16 values, high nibbles the last 16, as in GGUF).
+    qs: Vec<u8>,
+    /// One scale per block.
+    d: Vec<f32>,
+    /// One minimum per block (Q4_1 only).
+    m: Vec<f32>,
+}
+
+impl std::fmt::Debug for QMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QMatrix({:?}, {}x{})", self.kind, self.rows, self.cols)
+    }
+}
+
+fn f16_at(b: &[u8], at: usize) -> f32 {
+    half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+}
+
+impl QMatrix {
+    /// Repacks GGUF blocks of `kind` (`raw`: `rows * cols / 32` blocks, row-major).
+    pub fn from_ggml(kind: QKind, rows: usize, cols: usize, raw: &[u8]) -> Result<QMatrix, String> {
+        if cols % QK != 0 {
+            return Err(format!("a row of {cols} values is not a whole number of {QK}-value blocks"));
+        }
+        let blocks = rows * cols / QK;
+        if raw.len() != blocks * kind.ggml_block_bytes() {
+            return Err(format!("{kind:?} data of {} bytes for {rows}x{cols} (expected {})", raw.len(), blocks * kind.ggml_block_bytes()));
+        }
+        let qb = kind.quant_bytes();
+        let mut qs = Vec::with_capacity(blocks * qb);
+        let mut d = Vec::with_capacity(blocks);
+        let mut m = Vec::new();
+        for blk in raw.chunks_exact(kind.ggml_block_bytes()) {
+            d.push(f16_at(blk, 0));
+            let quants = match kind {
+                QKind::Q4_1 => {
+                    m.push(f16_at(blk, 2));
+                    &blk[4..]
+                }
+                _ => &blk[2..],
+            };
+            qs.extend_from_slice(quants);
+        }
+        Ok(QMatrix { kind, rows, cols, qs, d, m })
+    }
+
+    /// Quantizes an f32 matrix to Q8_0 (llama.cpp's rounding: `d = max|x| / 127`).
+    pub fn q8_0_from_f32(rows: usize, cols: usize, data: &[f32]) -> Result<QMatrix, String> {
+        if cols % QK != 0 {
+            return Err(format!("a row of {cols} values is not a whole number of {QK}-value blocks"));
+        }
+        if data.len() != rows * cols {
+            return Err(format!("{} values for {rows}x{cols}", data.len()));
+        }
+        let mut qs = vec![0u8; data.len()];
+        let mut d = vec![0f32; data.len() / QK];
+        for (b, (x, q)) in data.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).enumerate() {
+            d[b] = quantize_block_q8(x, q);
+        }
+        Ok(QMatrix { kind: QKind::Q8_0, rows, cols, qs, d, m: Vec::new() })
+    }
+
+    /// The block format.
+    pub fn kind(&self) -> QKind {
+        self.kind
+    }
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.qs.len() + 4 * (self.d.len() + self.m.len())
+    }
+
+    fn blocks_per_row(&self) -> usize {
+        self.cols / QK
+    }
+
+    /// Writes rows `r0..r0 + n` as f32 into `out` (`n * cols` values).
+    pub fn dequantize_rows(&self, r0: usize, n: usize, out: &mut [f32]) {
+        let nb = self.blocks_per_row();
+        let qb = self.kind.quant_bytes();
+        let out = &mut out[..n * self.cols];
+        for (i, o) in out.chunks_exact_mut(QK).enumerate() {
+            let b = r0 * nb + i;
+            let d = self.d[b];
+            let q = &self.qs[b * qb..(b + 1) * qb];
+            match self.kind {
+                QKind::Q8_0 => {
+                    for (o, &q) in o.iter_mut().zip(q) {
+                        *o = d * (q as i8) as f32;
+                    }
+                }
+                QKind::Q4_0 | QKind::Q4_1 => {
+                    let (off, min) = if self.kind == QKind::Q4_0 { (8.0, 0.0) } else { (0.0, self.m[b]) };
+                    for j in 0..QK / 2 {
+                        o[j] = d * ((q[j] & 15) as f32 - off) + min;
+                        o[j + QK / 2] = d * ((q[j] >> 4) as f32 - off) + min;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out[i] = row(rows.start + i) . x` for the quantized vector `x`.
+    pub fn matvec(&self, x: &QVec, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        self.matvec_with(isa(), x, rows, out)
+    }
+
+    /// [`matvec`](Self::matvec) with the given instruction set (which the CPU must have).
+    pub fn matvec_with(&self, isa: Isa, x: &QVec, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        assert_eq!(x.len, self.cols, "vector length");
+        assert!(rows.end <= self.rows && out.len() >= rows.len());
+        assert!(isa.available(), "{isa:?} not available");
+        let nb = self.blocks_per_row();
+        let qb = self.kind.quant_bytes();
+        for (o, r) in out.iter_mut().zip(rows) {
+            let b0 = r * nb;
+            let wq = &self.qs[b0 * qb..(b0 + nb) * qb];
+            let wd = &self.d[b0..b0 + nb];
+            let wm = if self.kind == QKind::Q4_1 { &self.m[b0..b0 + nb] } else { &[][..] };
+            // SAFETY: the slices hold `nb` blocks each and the CPU has `isa` (asserted).
+            *o = unsafe { dot_row(isa, self.kind, nb, wq, wd, wm, x) };
+        }
+    }
+}
+
+/// `x` rounded to the nearest f16 value.
+#[inline]
+pub fn round_f16(x: f32) -> f32 {
+    half::f16::from_f32(x).to_f32()
+}
+
+/// Quantizes one block to Q8_0 quants, returning its scale.
+fn quantize_block_q8(x: &[f32], q: &mut [u8]) -> f32 {
+    let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    for (q, v) in q.iter_mut().zip(x) {
+        *q = ((v * id).round() as i32).clamp(-127, 127) as i8 as u8;
+    }
+    d
+}
+
+/// An activation vector quantized to 8 bits per 32-value block (Q8_0 with the block sums
+/// of Q8_1, which Q4_1's minimum needs).
+#[derive(Clone, Debug, Default)]
+pub struct QVec {
+    len: usize,
+    qs: Vec<i8>,
+    d: Vec<f32>,
+    /// `d * sum(q)` per block.
+    s: Vec<f32>,
+}
+
+impl QVec {
+    /// Quantizes `x` (its length a multiple of [`QK`]) into `self`, reusing its buffers.
+    pub fn quantize(&mut self, x: &[f32]) {
+        assert_eq!(x.len() % QK, 0, "vector length must be a multiple of {QK}");
+        self.len = x.len();
+        self.qs.resize(x.len(), 0);
+        self.d.resize(x.len() / QK, 0.0);
+        self.s.resize(x.len() / QK, 0.0);
+        // SAFETY: i8 and u8 have the same layout.
+        let qs: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(self.qs.as_mut_ptr() as *mut u8, self.qs.len()) };
+        for (b, (x, q)) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).enumerate() {
+            let d = quantize_block_q8(x, q);
+            // Scales are kept at f16 precision, as llama.cpp stores them in its Q8_0/Q8_1
+            // blocks: products then round the same way as there.
+            self.d[b] = round_f16(d);
+            self.s[b] = round_f16(d * q.iter().map(|&v| v as i8 as i32).sum::<i32>() as f32);
+        }
+    }
+
+    /// Values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One row's dot product with `x`.
+///
+/// # Safety
+/// `wq`, `wd` (and `wm` for Q4_1) hold `nb` blocks, `x` has `nb` blocks, and the CPU has `isa`.
+unsafe fn dot_row(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[f32], wm: &[f32], x: &QVec) -> f32 {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => x86::dot_avx512(kind, nb, wq.as_ptr(), wd.as_ptr(), x.qs.as_ptr(), x.d.as_ptr()) + min_term(kind, wm, &x.s),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::dot_avx2(kind, nb, wq.as_ptr(), wd.as_ptr(), x.qs.as_ptr(), x.d.as_ptr()) + min_term(kind, wm, &x.s),
+        _ => dot_scalar(kind, nb, wq, wd, &x.qs, &x.d) + min_term(kind, wm, &x.s),
+    }
+}
+
+/// Q4_1's `sum(m_w * d_x * sum(q_x))` part.
+#[inline]
+fn min_term(kind: QKind, wm: &[f32], s: &[f32]) -> f32 {
+    if kind != QKind::Q4_1 {
+        return 0.0;
+    }
+    wm.iter().zip(s).map(|(m, s)| m * s).sum()
+}
+
+/// The portable kernel (also the reference the SIMD kernels are tested against).
+fn dot_scalar(kind: QKind, nb: usize, wq: &[u8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
+    let mut sum = 0f32;
+    for b in 0..nb {
+        let x = &xq[b * QK..(b + 1) * QK];
+        let acc: i32 = match kind {
+            QKind::Q8_0 => wq[b * QK..(b + 1) * QK].iter().zip(x).map(|(&w, &x)| (w as i8 as i32) * x as i32).sum(),
+            QKind::Q4_0 | QKind::Q4_1 => {
+                let off = if kind == QKind::Q4_0 { 8 } else { 0 };
+                let q = &wq[b * 16..(b + 1) * 16];
+                (0..16).map(|j| ((q[j] & 15) as i32 - off) * x[j] as i32 + ((q[j] >> 4) as i32 - off) * x[j + 16] as i32).sum()
+            }
+        };
+        sum += wd[b] * xd[b] * acc as f32;
+    }
+    sum
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{QKind, QK};
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum256(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        _mm_cvtss_f32(s)
+    }
+
+    /// 32 weights of block `b` as signed bytes.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_w(kind: QKind, wq: *const u8, b: usize) -> __m256i {
+        match kind {
+            QKind::Q8_0 => _mm256_loadu_si256(wq.add(b * QK) as *const __m256i),
+            QKind::Q4_0 | QKind::Q4_1 => {
+                let raw = _mm_loadu_si128(wq.add(b * 16) as *const __m128i);
+                let m4 = _mm_set1_epi8(15);
+                let lo = _mm_and_si128(raw, m4);
+                let hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4);
+                let w = _mm256_set_m128i(hi, lo);
+                if kind == QKind::Q4_0 {
+                    _mm256_sub_epi8(w, _mm256_set1_epi8(8))
+                } else {
+                    w
+                }
+            }
+        }
+    }
+
+    /// Eight i32 partial sums of `w . x` over one block.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block_dot_avx2(kind: QKind, w: __m256i, x: __m256i) -> __m256i {
+        let ones = _mm256_set1_epi16(1);
+        let p16 = if kind == QKind::Q4_1 {
+            // Unsigned nibbles times signed activations: maddubs takes them as they are.
+            _mm256_maddubs_epi16(w, x)
+        } else {
+            _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
+        };
+        _mm256_madd_epi16(p16, ones)
+    }
+
+    /// AVX2 kernel: `sum_b wd[b] * xd[b] * (w_b . x_b)`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_avx2(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: *const i8, xd: *const f32) -> f32 {
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut b = 0;
+        while b + 1 < nb {
+            let p0 = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
+            let p1 = block_dot_avx2(kind, load_w(kind, wq, b + 1), _mm256_loadu_si256(xq.add((b + 1) * QK) as *const __m256i));
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(*wd.add(b) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(*wd.add(b + 1) * *xd.add(b + 1)), _mm256_cvtepi32_ps(p1), acc1);
+            b += 2;
+        }
+        if b < nb {
+            let p0 = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(*wd.add(b) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
+        }
+        hsum256(_mm256_add_ps(acc0, acc1))
+    }
+
+    /// 64 weights of blocks `b` and `b + 1` as bytes (signed, or unsigned nibbles for Q4_1).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn load_w2(kind: QKind, wq: *const u8, b: usize) -> __m512i {
+        match kind {
+            QKind::Q8_0 => _mm512_loadu_si512(wq.add(b * QK) as *const _),
+            QKind::Q4_0 | QKind::Q4_1 => {
+                // 32 bytes: block b's 16 then block b+1's 16.
+                let raw = _mm256_loadu_si256(wq.add(b * 16) as *const __m256i);
+                let m4 = _mm256_set1_epi8(15);
+                let lo = _mm256_and_si256(raw, m4); // [b lo | b+1 lo]
+                let hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4); // [b hi | b+1 hi]
+                let v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); // [b lo, b+1 lo, b hi, b+1 hi]
+                let v = _mm512_shuffle_i64x2(v, v, 0b11_01_10_00); // [b lo, b hi, b+1 lo, b+1 hi]
+                if kind == QKind::Q4_0 {
+                    _mm512_sub_epi8(v, _mm512_set1_epi8(8))
+                } else {
+                    v
+                }
+            }
+        }
+    }
+
+    /// AVX-512 VNNI kernel: two blocks per `vpdpbusd`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    pub unsafe fn dot_avx512(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: *const i8, xd: *const f32) -> f32 {
+        let mut acc = _mm512_setzero_ps();
+        // Lanes 0-7 take the first block's scale, lanes 8-15 the second's.
+        let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        let zero = _mm512_setzero_si512();
+        let mut b = 0;
+        while b + 1 < nb {
+            let w = load_w2(kind, wq, b);
+            let x = _mm512_loadu_si512(xq.add(b * QK) as *const _);
+            let p = if kind == QKind::Q4_1 {
+                _mm512_dpbusd_epi32(zero, w, x)
+            } else {
+                // |w| (unsigned) times x with w's sign.
+                let neg = _mm512_movepi8_mask(w);
+                let ax = _mm512_abs_epi8(w);
+                let sx = _mm512_mask_sub_epi8(x, neg, zero, x);
+                _mm512_dpbusd_epi32(zero, ax, sx)
+            };
+            let s2 = _mm_mul_ps(_mm_castpd_ps(_mm_load_sd(wd.add(b) as *const f64)), _mm_castpd_ps(_mm_load_sd(xd.add(b) as *const f64)));
+            let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s2));
+            acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
+            b += 2;
+        }
+        let mut sum = _mm512_reduce_add_ps(acc);
+        if b < nb {
+            sum += dot_avx2(kind, 1, wq.add(b * if kind == QKind::Q8_0 { QK } else { 16 }), wd.add(b), xq.add(b * QK), xd.add(b));
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+    }
+
+    /// GGUF bytes of random blocks of `kind`.
+    fn random_ggml(kind: QKind, blocks: usize, seed: &mut u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..blocks {
+            out.extend_from_slice(&half::f16::from_f32(lcg(seed).abs() * 0.1 + 0.01).to_le_bytes());
+            if kind == QKind::Q4_1 {
+                out.extend_from_slice(&half::f16::from_f32(lcg(seed) * 0.1).to_le_bytes());
+            }
+            for _ in 0..kind.quant_bytes() {
+                out.push((lcg(seed) * 1000.0) as i32 as u8);
+            }
+        }
+        out
+    }
+
+    /// Every kernel on this CPU agrees with the f32 dot product of the dequantized row and
+    /// the dequantized vector (the rounding is the activation's 8-bit quantization only).
+    #[test]
+    fn kernels_match_dequantized_reference() {
+        let mut seed = 7u64;
+        for kind in [QKind::Q8_0, QKind::Q4_0, QKind::Q4_1] {
+            for cols in [32usize, 64, 96, 576, 1536] {
+                let rows = 5;
+                let m = QMatrix::from_ggml(kind, rows, cols, &random_ggml(kind, rows * cols / QK, &mut seed)).unwrap();
+                let x: Vec<f32> = (0..cols).map(|_| lcg(&mut seed)).collect();
+                let mut qx = QVec::default();
+                qx.quantize(&x);
+                let xq: Vec<f32> = qx.qs.iter().enumerate().map(|(i, &q)| q as f32 * qx.d[i / QK]).collect();
+                let mut w = vec![0f32; rows * cols];
+                m.dequantize_rows(0, rows, &mut w);
+                for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni] {
+                    if !isa.available() {
+                        eprintln!("{isa:?} not on this CPU: not tested here");
+                        continue;
+                    }
+                    let mut out = vec![0f32; rows];
+                    m.matvec_with(isa, &qx, 0..rows, &mut out);
+                    for r in 0..rows {
+                        let want: f32 = w[r * cols..(r + 1) * cols].iter().zip(&xq).map(|(a, b)| a * b).sum();
+                        let scale: f32 = w[r * cols..(r + 1) * cols].iter().zip(&xq).map(|(a, b)| (a * b).abs()).sum::<f32>() + 1e-6;
+                        assert!((out[r] - want).abs() / scale < 1e-4, "{kind:?} {isa:?} cols {cols} row {r}: {} vs {want}", out[r]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Q8_0 quantization keeps each value within half a step.
+    #[test]
+    fn q8_0_round_trip() {
+        let mut seed = 3u64;
+        let x: Vec<f32> = (0..256).map(|_| lcg(&mut seed) * 3.0).collect();
+        let m = QMatrix::q8_0_from_f32(2, 128, &x).unwrap();
+        let mut back = vec![0f32; 256];
+        m.dequantize_rows(0, 2, &mut back);
+        for (b, (a, y)) in x.chunks(QK).zip(back.chunks(QK)).enumerate() {
+            let step = m.d[b];
+            for (a, y) in a.iter().zip(y) {
+                assert!((a - y).abs() <= step * 0.5 + 1e-6);
+            }
+        }
+        assert!(QMatrix::q8_0_from_f32(1, 33, &[0.0; 33]).is_err());
+        assert!(QMatrix::from_ggml(QKind::Q4_0, 1, 32, &[0; 5]).is_err());
+    }
+}
