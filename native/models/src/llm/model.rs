@@ -347,11 +347,8 @@ impl Model {
             let rows = m.rows();
             let r0 = (c - starts[j]) * per[j];
             let r1 = (r0 + per[j]).min(rows);
-            for (i, x) in xs.iter().enumerate() {
-                // SAFETY: rows r0..r1 of token i's output belong to this task only.
-                let o = unsafe { std::slice::from_raw_parts_mut(out.at(i * rows + r0), r1 - r0) };
-                m.matvec(x, r0..r1, o);
-            }
+            // SAFETY: rows r0..r1 of every token's output belong to this task only.
+            unsafe { m.matmul_tile(xs, r0..r1, out.at(r0), rows) };
         });
     }
 

@@ -252,6 +252,59 @@ pub fn round_f16(x: f32) -> f32 {
     half::f16::from_f32(x).to_f32()
 }
 
+impl QMatrix {
+    /// `out[i * stride + (r - rows.start)] = row(r) . xs[i]` for every token `i` and row
+    /// `r` of `rows`: four tokens at a time share each unpacked weight block. Every value
+    /// is bit-for-bit what [`matvec`](Self::matvec) gives for that token alone.
+    ///
+    /// # Safety
+    /// `out` must be valid for writes at every index above.
+    pub unsafe fn matmul_tile(&self, xs: &[QVec], rows: std::ops::Range<usize>, out: *mut f32, stride: usize) {
+        let isa = isa();
+        assert!(rows.end <= self.rows);
+        let nb = self.blocks_per_row();
+        let qb = self.kind.quant_bytes();
+        let mut i = 0;
+        while i + 4 <= xs.len() && isa != Isa::Scalar {
+            let x4 = [&xs[i], &xs[i + 1], &xs[i + 2], &xs[i + 3]];
+            for x in x4 {
+                assert_eq!(x.len, self.cols, "vector length");
+            }
+            for r in rows.clone() {
+                let b0 = r * nb;
+                let wq = &self.qs[b0 * qb..(b0 + nb) * qb];
+                let wd = &self.d[b0..b0 + nb];
+                let wm = if self.kind == QKind::Q4_1 { &self.m[b0..b0 + nb] } else { &[][..] };
+                let v = dot_row_x4(isa, self.kind, nb, wq, wd, x4);
+                for (j, v) in v.iter().enumerate() {
+                    *out.add((i + j) * stride + r - rows.start) = v + min_term(self.kind, wm, &x4[j].s);
+                }
+            }
+            i += 4;
+        }
+        for (j, x) in xs.iter().enumerate().skip(i) {
+            let o = std::slice::from_raw_parts_mut(out.add(j * stride), rows.len());
+            self.matvec_with(isa, x, rows.clone(), o);
+        }
+    }
+}
+
+/// Four tokens' dot products with one row (without Q4_1's minimum term).
+///
+/// # Safety
+/// As [`dot_row`]; `isa` is not scalar.
+unsafe fn dot_row_x4(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[f32], x: [&QVec; 4]) -> [f32; 4] {
+    let xq = [x[0].qs.as_ptr(), x[1].qs.as_ptr(), x[2].qs.as_ptr(), x[3].qs.as_ptr()];
+    let xd = [x[0].d.as_ptr(), x[1].d.as_ptr(), x[2].d.as_ptr(), x[3].d.as_ptr()];
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => x86::dot_avx512_x4(kind, nb, wq.as_ptr(), wd.as_ptr(), xq, xd),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::dot_avx2_x4(kind, nb, wq.as_ptr(), wd.as_ptr(), xq, xd),
+        _ => unreachable!("no 4-token kernel for {isa:?}"),
+    }
+}
+
 /// Quantizes one block to Q8_0 quants, returning its scale.
 fn quantize_block_q8(x: &[f32], q: &mut [u8]) -> f32 {
     let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
@@ -414,6 +467,71 @@ mod x86 {
         hsum256(_mm256_add_ps(acc0, acc1))
     }
 
+    /// [`dot_avx2`] for four vectors at once, each summed in exactly the same order.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_avx2_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
+        let mut acc0 = [_mm256_setzero_ps(); 4];
+        let mut acc1 = [_mm256_setzero_ps(); 4];
+        let mut b = 0;
+        while b + 1 < nb {
+            let w0 = load_w(kind, wq, b);
+            let w1 = load_w(kind, wq, b + 1);
+            let (d0, d1) = (*wd.add(b), *wd.add(b + 1));
+            for i in 0..4 {
+                let p0 = block_dot_avx2(kind, w0, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
+                let p1 = block_dot_avx2(kind, w1, _mm256_loadu_si256(xq[i].add((b + 1) * QK) as *const __m256i));
+                acc0[i] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * *xd[i].add(b)), _mm256_cvtepi32_ps(p0), acc0[i]);
+                acc1[i] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * *xd[i].add(b + 1)), _mm256_cvtepi32_ps(p1), acc1[i]);
+            }
+            b += 2;
+        }
+        if b < nb {
+            let w0 = load_w(kind, wq, b);
+            let d0 = *wd.add(b);
+            for i in 0..4 {
+                let p0 = block_dot_avx2(kind, w0, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
+                acc0[i] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * *xd[i].add(b)), _mm256_cvtepi32_ps(p0), acc0[i]);
+            }
+        }
+        let mut out = [0f32; 4];
+        for i in 0..4 {
+            out[i] = hsum256(_mm256_add_ps(acc0[i], acc1[i]));
+        }
+        out
+    }
+
+    /// [`dot_avx512`] for four vectors at once, each summed in exactly the same order.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    pub unsafe fn dot_avx512_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        let zero = _mm512_setzero_si512();
+        let mut b = 0;
+        while b + 1 < nb {
+            let w = load_w2(kind, wq, b);
+            let neg = _mm512_movepi8_mask(w);
+            let aw = if kind == QKind::Q4_1 { w } else { _mm512_abs_epi8(w) };
+            let wd2 = _mm_castpd_ps(_mm_load_sd(wd.add(b) as *const f64));
+            for i in 0..4 {
+                let x = _mm512_loadu_si512(xq[i].add(b * QK) as *const _);
+                let sx = if kind == QKind::Q4_1 { x } else { _mm512_mask_sub_epi8(x, neg, zero, x) };
+                let p = _mm512_dpbusd_epi32(zero, aw, sx);
+                let s2 = _mm_mul_ps(wd2, _mm_castpd_ps(_mm_load_sd(xd[i].add(b) as *const f64)));
+                let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s2));
+                acc[i] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[i]);
+            }
+            b += 2;
+        }
+        let mut out = [0f32; 4];
+        for i in 0..4 {
+            out[i] = _mm512_reduce_add_ps(acc[i]);
+            if b < nb {
+                out[i] += dot_avx2(kind, 1, wq.add(b * if kind == QKind::Q8_0 { QK } else { 16 }), wd.add(b), xq[i].add(b * QK), xd[i].add(b));
+            }
+        }
+        out
+    }
+
     /// 64 weights of blocks `b` and `b + 1` as bytes (signed, or unsigned nibbles for Q4_1).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
@@ -521,6 +639,34 @@ mod tests {
                         let scale: f32 = w[r * cols..(r + 1) * cols].iter().zip(&xq).map(|(a, b)| (a * b).abs()).sum::<f32>() + 1e-6;
                         assert!((out[r] - want).abs() / scale < 1e-4, "{kind:?} {isa:?} cols {cols} row {r}: {} vs {want}", out[r]);
                     }
+                }
+            }
+        }
+    }
+
+    /// The 4-token tile gives exactly the bits of one-token products.
+    #[test]
+    fn tiles_match_single_products_exactly() {
+        let mut seed = 11u64;
+        for kind in [QKind::Q8_0, QKind::Q4_0, QKind::Q4_1] {
+            for cols in [32usize, 96, 576] {
+                let rows = 7;
+                let m = QMatrix::from_ggml(kind, rows, cols, &random_ggml(kind, rows * cols / QK, &mut seed)).unwrap();
+                let xs: Vec<QVec> = (0..9)
+                    .map(|_| {
+                        let x: Vec<f32> = (0..cols).map(|_| lcg(&mut seed)).collect();
+                        let mut q = QVec::default();
+                        q.quantize(&x);
+                        q
+                    })
+                    .collect();
+                let mut tile = vec![0f32; xs.len() * 5];
+                // SAFETY: 9 tokens x stride 5 values.
+                unsafe { m.matmul_tile(&xs, 2..7, tile.as_mut_ptr(), 5) };
+                for (i, x) in xs.iter().enumerate() {
+                    let mut one = vec![0f32; 5];
+                    m.matvec(x, 2..7, &mut one);
+                    assert_eq!(one, tile[i * 5..(i + 1) * 5], "{kind:?} cols {cols} token {i}");
                 }
             }
         }
