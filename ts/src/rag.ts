@@ -343,19 +343,30 @@ export interface LocalGeneratorOptions {
    * Qwen2/2.5). Its chat template and tokenizer come from the file's metadata.
    */
   path: string
-  /** Threads of the matrix kernels, default 1 (see the README: more rarely helps decoding). */
+  /**
+   * Threads that run the model: the worker thread of the call and `threads - 1` helpers
+   * that spin briefly between the many short products of a decoding step and sleep when
+   * the model is idle. Default: the machine's cores, at most 8.
+   */
   threads?: number
-  /** Re-quantize Q4_1/Q5_x tensors to Q8_0 at load for faster CPU kernels, default true. */
+  /**
+   * Convert Q4_0 / Q4_1 weights to Q8_0 at load (1.7x the memory, a little closer to the
+   * original model). Default false: 4-bit weights run on their own kernels. Types without
+   * a kernel (Q5, K-quants, f16) are always converted to Q8_0.
+   */
   requantize?: boolean
-  /** Keep weights as f32 (faster prompts, more memory). Default: true for models up to ~250M parameters. */
+  /** @deprecated Ignored: weights stay quantized, prompts and decoding run on the same integer kernels. */
   dequantize?: boolean
 }
 
 /** Generator constructors. */
 export const generators = {
   /**
-   * A quantized GGUF chat model run in-process (Rust, candle) on a worker thread;
-   * tokens stream to JavaScript. The file is checked now and loaded on first use.
+   * A quantized GGUF chat model run in-process by hektor's own engine (Rust, 8-bit integer
+   * kernels for AVX-512 VNNI / AVX2, portable code elsewhere) on worker threads; tokens
+   * stream to JavaScript. The file is checked now and loaded on first use. Calls whose
+   * prompts start the same way (the same instructions and passages) reuse the kept
+   * key/value cache of that prefix, with exactly the answer a fresh run gives.
    * @example
    * ```ts
    * const smol = generators.local({ path: './models/SmolLM2-135M-Instruct.Q4_1.gguf' })

@@ -132,7 +132,7 @@ pub fn generator_local(options_json: String) -> napi::Result<NativeGenerator> {
     if j.threads == Some(0) {
         return Err(invalid("threads must be at least 1"));
     }
-    let opts = GgufOptions { threads: j.threads, requantize: j.requantize.unwrap_or(true), dequantize: j.dequantize };
+    let opts = GgufOptions { threads: j.threads, requantize: j.requantize.unwrap_or(false), dequantize: j.dequantize };
     let lazy = Lazy::new(format!("local:{}", path.display()), None, move || GgufChat::load(&path, opts.clone()));
     Ok(NativeGenerator { inner: Arc::new(lazy) })
 }

@@ -1,10 +1,11 @@
 //! A small pool of worker threads for the hundreds of short parallel sections of one
 //! decoding step.
 //!
-//! A decode step of a small model is ~150 matrix-vector products of 50-500 µs each; a
+//! A decode step of a small model is ~150 matrix-vector products of 20-500 µs each; a
 //! general-purpose pool (rayon) parks its threads between them and the wake-ups cost more
-//! than the second core gives. Here workers spin briefly between sections (then yield,
-//! then sleep once idle for a few milliseconds, so an idle model costs no CPU), and work is
+//! than the second core gives. Here workers spin between sections for a fraction of a
+//! millisecond, then sleep (so an idle model, or the pause between two tokens, costs no
+//! CPU that other processes could use), and work is
 //! handed out in small chunks from one atomic counter: the caller's thread works too, and
 //! a worker that the OS deschedules (a busy machine) delays a section by at most its
 //! current chunk instead of by a fixed share of the work.
@@ -16,10 +17,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long an idle worker yields before it sleeps.
-const IDLE_BEFORE_SLEEP: Duration = Duration::from_millis(3);
+/// How long an idle worker spins before it sleeps: longer than the gaps between the
+/// sections of one step, shorter than the pause between two tokens.
+const SPIN_FOR: Duration = Duration::from_micros(200);
 /// Spins between clock reads while waiting.
-const SPINS: u32 = 256;
+const SPINS: u32 = 64;
 
 // `next` packs the job's epoch (24 bits), its chunk count (20 bits) and the next chunk
 // (20 bits), so a worker claims a chunk of the job it saw, or nothing, in one CAS.
@@ -166,15 +168,13 @@ fn worker(s: &Shared) {
                 seen = e;
                 break;
             }
+            std::hint::spin_loop();
             spins += 1;
             if spins < SPINS {
-                std::hint::spin_loop();
                 continue;
             }
             spins = 0;
-            let since = *idle_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < IDLE_BEFORE_SLEEP {
-                std::thread::yield_now();
+            if idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN_FOR {
                 continue;
             }
             let mut g = s.lock.lock();
