@@ -22,7 +22,7 @@ import { fetchModels } from '../scripts/fetch-models.mjs';
 import { LLAMA_PEER, chatml } from '../scripts/llama-reference.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const a = args();
+const { opt } = args();
 
 const SYSTEM = 'You are a helpful assistant. Answer from the passages and cite them with [n].';
 /** Passages of a RAG prompt (~500 tokens); run `r` starts with a different one so that no run reuses another's prompt. */
@@ -52,8 +52,8 @@ async function childHektor({ model, threads, runs, tokens }) {
   const loadMs = performance.now() - t0;
   const out = [];
   for (let r = 0; r <= runs; r++) {
-    // The last run repeats run 0's prompt: what the kept KV cache saves.
-    const user = userPrompt(r === runs ? 0 : r);
+    // The last run repeats the previous prompt: what the kept KV cache saves.
+    const user = userPrompt(r === runs ? runs - 1 : r);
     let first = 0;
     const start = performance.now();
     const g = await gen.generate([{ role: 'system', content: SYSTEM }, { role: 'user', content: user }], {
@@ -164,28 +164,28 @@ async function benchGeneration({ model, threadsList, runs, tokens, isas, peers }
 }
 
 async function main() {
-  if (a.child) {
-    const params = JSON.parse(a.params);
-    const res = a.child === 'hektor' ? await childHektor(params) : await childLlama(params);
+  if (opt('child')) {
+    const params = JSON.parse(opt('params'));
+    const res = opt('child') === 'hektor' ? await childHektor(params) : await childLlama(params);
     process.stdout.write(JSON.stringify(res) + '\n');
     return;
   }
-  const only = a.only || 'all';
-  const threadsList = String(a.threads || '1,2').split(',').map(Number);
-  const runs = Number(a.runs || 3);
-  const tokens = Number(a.tokens || 64);
-  const isas = String(a.isa || 'native,avx2').split(',');
-  const peers = a.peers || path.join(os.tmpdir(), 'hektor-bench', 'peers');
+  const only = opt('only', 'all');
+  const threadsList = String(opt('threads', '1,2')).split(',').map(Number);
+  const runs = Number(opt('runs', 3));
+  const tokens = Number(opt('tokens', 64));
+  const isas = String(opt('isa', 'native,avx2')).split(',');
+  const peers = opt('peers', path.join(os.tmpdir(), 'hektor-bench', 'peers'));
   console.log(`# Local models, ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} cores (${os.cpus()[0]?.model}), CPU flags: ${cpuFlags()}; load average before: ${loadavg()}`);
   if (only === 'all' || only === 'gen') {
-    const model = a.model || fetchModels().smollm2;
+    const model = opt('model') || fetchModels().smollm2;
     await benchGeneration({ model, threadsList, runs, tokens, isas, peers });
   }
   if (only === 'all' || only === 'embed') {
     const embed = path.join(here, 'embed.mjs');
     if (fs.existsSync(embed)) {
       const { benchEmbed } = await import(pathToFileURL(embed).href);
-      for (const threads of threadsList) await benchEmbed({ n: Number(a.n || 3000), threads });
+      for (const threads of threadsList) await benchEmbed({ n: Number(opt('n', 3000)), threads });
     } else {
       console.log('\n(embedding: benches/embed.mjs is missing)');
     }

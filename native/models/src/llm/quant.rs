@@ -1,9 +1,10 @@
 //! Quantized weight matrices and their dot-product kernels.
 //!
 //! A [`QMatrix`] keeps a GGUF weight matrix in one of three block formats that have fast
-//! integer kernels here (Q8_0, Q4_0, Q4_1: blocks of 32 weights with an f32 scale, and a
+//! integer kernels here (Q8_0, Q4_0, Q4_1: blocks of 32 weights with an f16 scale, and a
 //! minimum for Q4_1), repacked at load into separate arrays of quants and scales, so the
-//! kernels read 32-byte aligned runs of quants and never convert f16 scales in the loop.
+//! kernels read contiguous runs of quants (and no more bytes than the file holds: decoding
+//! a large model is bound by memory bandwidth).
 //! Other GGUF types are converted to Q8_0 at load (see `model.rs`).
 //!
 //! A decode step multiplies each matrix by one activation vector: the vector is quantized
@@ -52,7 +53,7 @@ impl QKind {
 pub enum Isa {
     /// AVX-512 F/BW/VL with VNNI.
     Avx512Vnni,
-    /// AVX2 with FMA.
+    /// AVX2 with FMA and F16C.
     Avx2,
     /// Portable code (any CPU).
     Scalar,
@@ -63,10 +64,10 @@ impl Isa {
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("fma") {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
                 return Isa::Avx512Vnni;
             }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
                 return Isa::Avx2;
             }
         }
@@ -116,10 +117,10 @@ pub struct QMatrix {
     /// Quants, row after row, block after block (Q4: 16 bytes a block, low nibbles the
     /// block's first 16 values, high nibbles the last 16, as in GGUF).
     qs: Vec<u8>,
-    /// One scale per block.
-    d: Vec<f32>,
-    /// One minimum per block (Q4_1 only).
-    m: Vec<f32>,
+    /// One scale per block (f16 bits).
+    d: Vec<u16>,
+    /// One minimum per block (Q4_1 only; f16 bits).
+    m: Vec<u16>,
 }
 
 impl std::fmt::Debug for QMatrix {
@@ -128,8 +129,13 @@ impl std::fmt::Debug for QMatrix {
     }
 }
 
-fn f16_at(b: &[u8], at: usize) -> f32 {
-    half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+fn f16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn h2f(x: u16) -> f32 {
+    half::f16::from_bits(x).to_f32()
 }
 
 impl QMatrix {
@@ -169,9 +175,9 @@ impl QMatrix {
             return Err(format!("{} values for {rows}x{cols}", data.len()));
         }
         let mut qs = vec![0u8; data.len()];
-        let mut d = vec![0f32; data.len() / QK];
+        let mut d = vec![0u16; data.len() / QK];
         for (b, (x, q)) in data.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).enumerate() {
-            d[b] = quantize_block_q8(x, q);
+            d[b] = half::f16::from_f32(quantize_block_q8(x, q)).to_bits();
         }
         Ok(QMatrix { kind: QKind::Q8_0, rows, cols, qs, d, m: Vec::new() })
     }
@@ -190,7 +196,7 @@ impl QMatrix {
     }
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.qs.len() + 4 * (self.d.len() + self.m.len())
+        self.qs.len() + 2 * (self.d.len() + self.m.len())
     }
 
     fn blocks_per_row(&self) -> usize {
@@ -204,7 +210,7 @@ impl QMatrix {
         let out = &mut out[..n * self.cols];
         for (i, o) in out.chunks_exact_mut(QK).enumerate() {
             let b = r0 * nb + i;
-            let d = self.d[b];
+            let d = h2f(self.d[b]);
             let q = &self.qs[b * qb..(b + 1) * qb];
             match self.kind {
                 QKind::Q8_0 => {
@@ -213,7 +219,7 @@ impl QMatrix {
                     }
                 }
                 QKind::Q4_0 | QKind::Q4_1 => {
-                    let (off, min) = if self.kind == QKind::Q4_0 { (8.0, 0.0) } else { (0.0, self.m[b]) };
+                    let (off, min) = if self.kind == QKind::Q4_0 { (8.0, 0.0) } else { (0.0, h2f(self.m[b])) };
                     for j in 0..QK / 2 {
                         o[j] = d * ((q[j] & 15) as f32 - off) + min;
                         o[j + QK / 2] = d * ((q[j] >> 4) as f32 - off) + min;
@@ -293,7 +299,7 @@ impl QMatrix {
 ///
 /// # Safety
 /// As [`dot_row`]; `isa` is not scalar.
-unsafe fn dot_row_x4(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[f32], x: [&QVec; 4]) -> [f32; 4] {
+unsafe fn dot_row_x4(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[u16], x: [&QVec; 4]) -> [f32; 4] {
     let xq = [x[0].qs.as_ptr(), x[1].qs.as_ptr(), x[2].qs.as_ptr(), x[3].qs.as_ptr()];
     let xd = [x[0].d.as_ptr(), x[1].d.as_ptr(), x[2].d.as_ptr(), x[3].d.as_ptr()];
     match isa {
@@ -361,7 +367,7 @@ impl QVec {
 ///
 /// # Safety
 /// `wq`, `wd` (and `wm` for Q4_1) hold `nb` blocks, `x` has `nb` blocks, and the CPU has `isa`.
-unsafe fn dot_row(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[f32], wm: &[f32], x: &QVec) -> f32 {
+unsafe fn dot_row(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[u16], wm: &[u16], x: &QVec) -> f32 {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni => x86::dot_avx512(kind, nb, wq.as_ptr(), wd.as_ptr(), x.qs.as_ptr(), x.d.as_ptr()) + min_term(kind, wm, &x.s),
@@ -373,15 +379,15 @@ unsafe fn dot_row(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[f32], wm: &
 
 /// Q4_1's `sum(m_w * d_x * sum(q_x))` part.
 #[inline]
-fn min_term(kind: QKind, wm: &[f32], s: &[f32]) -> f32 {
+fn min_term(kind: QKind, wm: &[u16], s: &[f32]) -> f32 {
     if kind != QKind::Q4_1 {
         return 0.0;
     }
-    wm.iter().zip(s).map(|(m, s)| m * s).sum()
+    wm.iter().zip(s).map(|(&m, s)| h2f(m) * s).sum()
 }
 
 /// The portable kernel (also the reference the SIMD kernels are tested against).
-fn dot_scalar(kind: QKind, nb: usize, wq: &[u8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
+fn dot_scalar(kind: QKind, nb: usize, wq: &[u8], wd: &[u16], xq: &[i8], xd: &[f32]) -> f32 {
     let mut sum = 0f32;
     for b in 0..nb {
         let x = &xq[b * QK..(b + 1) * QK];
@@ -393,7 +399,7 @@ fn dot_scalar(kind: QKind, nb: usize, wq: &[u8], wd: &[f32], xq: &[i8], xd: &[f3
                 (0..16).map(|j| ((q[j] & 15) as i32 - off) * x[j] as i32 + ((q[j] >> 4) as i32 - off) * x[j + 16] as i32).sum()
             }
         };
-        sum += wd[b] * xd[b] * acc as f32;
+        sum += h2f(wd[b]) * xd[b] * acc as f32;
     }
     sum
 }
@@ -402,6 +408,20 @@ fn dot_scalar(kind: QKind, nb: usize, wq: &[u8], wd: &[f32], xq: &[i8], xd: &[f3
 mod x86 {
     use super::{QKind, QK};
     use std::arch::x86_64::*;
+
+    /// One f16 scale as f32.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn h1(p: *const u16) -> f32 {
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(*p as i32)))
+    }
+
+    /// Two consecutive f16 scales as the low lanes of an f32 vector.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn h2(p: *const u16) -> __m128 {
+        _mm_cvtph_ps(_mm_cvtsi32_si128((p as *const i32).read_unaligned()))
+    }
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -448,35 +468,35 @@ mod x86 {
     }
 
     /// AVX2 kernel: `sum_b wd[b] * xd[b] * (w_b . x_b)`.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_avx2(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: *const i8, xd: *const f32) -> f32 {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_avx2(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: *const i8, xd: *const f32) -> f32 {
         let mut acc0 = _mm256_setzero_ps();
         let mut acc1 = _mm256_setzero_ps();
         let mut b = 0;
         while b + 1 < nb {
             let p0 = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
             let p1 = block_dot_avx2(kind, load_w(kind, wq, b + 1), _mm256_loadu_si256(xq.add((b + 1) * QK) as *const __m256i));
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(*wd.add(b) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(*wd.add(b + 1) * *xd.add(b + 1)), _mm256_cvtepi32_ps(p1), acc1);
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b + 1)) * *xd.add(b + 1)), _mm256_cvtepi32_ps(p1), acc1);
             b += 2;
         }
         if b < nb {
             let p0 = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(*wd.add(b) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
         }
         hsum256(_mm256_add_ps(acc0, acc1))
     }
 
     /// [`dot_avx2`] for four vectors at once, each summed in exactly the same order.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_avx2_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_avx2_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
         let mut acc0 = [_mm256_setzero_ps(); 4];
         let mut acc1 = [_mm256_setzero_ps(); 4];
         let mut b = 0;
         while b + 1 < nb {
             let w0 = load_w(kind, wq, b);
             let w1 = load_w(kind, wq, b + 1);
-            let (d0, d1) = (*wd.add(b), *wd.add(b + 1));
+            let (d0, d1) = (h1(wd.add(b)), h1(wd.add(b + 1)));
             for i in 0..4 {
                 let p0 = block_dot_avx2(kind, w0, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
                 let p1 = block_dot_avx2(kind, w1, _mm256_loadu_si256(xq[i].add((b + 1) * QK) as *const __m256i));
@@ -487,7 +507,7 @@ mod x86 {
         }
         if b < nb {
             let w0 = load_w(kind, wq, b);
-            let d0 = *wd.add(b);
+            let d0 = h1(wd.add(b));
             for i in 0..4 {
                 let p0 = block_dot_avx2(kind, w0, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
                 acc0[i] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * *xd[i].add(b)), _mm256_cvtepi32_ps(p0), acc0[i]);
@@ -501,8 +521,8 @@ mod x86 {
     }
 
     /// [`dot_avx512`] for four vectors at once, each summed in exactly the same order.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-    pub unsafe fn dot_avx512_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    pub unsafe fn dot_avx512_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
         let mut acc = [_mm512_setzero_ps(); 4];
         let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
         let zero = _mm512_setzero_si512();
@@ -511,7 +531,7 @@ mod x86 {
             let w = load_w2(kind, wq, b);
             let neg = _mm512_movepi8_mask(w);
             let aw = if kind == QKind::Q4_1 { w } else { _mm512_abs_epi8(w) };
-            let wd2 = _mm_castpd_ps(_mm_load_sd(wd.add(b) as *const f64));
+            let wd2 = h2(wd.add(b));
             for i in 0..4 {
                 let x = _mm512_loadu_si512(xq[i].add(b * QK) as *const _);
                 let sx = if kind == QKind::Q4_1 { x } else { _mm512_mask_sub_epi8(x, neg, zero, x) };
@@ -534,7 +554,7 @@ mod x86 {
 
     /// 64 weights of blocks `b` and `b + 1` as bytes (signed, or unsigned nibbles for Q4_1).
     #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     unsafe fn load_w2(kind: QKind, wq: *const u8, b: usize) -> __m512i {
         match kind {
             QKind::Q8_0 => _mm512_loadu_si512(wq.add(b * QK) as *const _),
@@ -556,8 +576,8 @@ mod x86 {
     }
 
     /// AVX-512 VNNI kernel: two blocks per `vpdpbusd`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-    pub unsafe fn dot_avx512(kind: QKind, nb: usize, wq: *const u8, wd: *const f32, xq: *const i8, xd: *const f32) -> f32 {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    pub unsafe fn dot_avx512(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: *const i8, xd: *const f32) -> f32 {
         let mut acc = _mm512_setzero_ps();
         // Lanes 0-7 take the first block's scale, lanes 8-15 the second's.
         let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -575,7 +595,7 @@ mod x86 {
                 let sx = _mm512_mask_sub_epi8(x, neg, zero, x);
                 _mm512_dpbusd_epi32(zero, ax, sx)
             };
-            let s2 = _mm_mul_ps(_mm_castpd_ps(_mm_load_sd(wd.add(b) as *const f64)), _mm_castpd_ps(_mm_load_sd(xd.add(b) as *const f64)));
+            let s2 = _mm_mul_ps(h2(wd.add(b)), _mm_castpd_ps(_mm_load_sd(xd.add(b) as *const f64)));
             let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s2));
             acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
             b += 2;
@@ -681,9 +701,10 @@ mod tests {
         let mut back = vec![0f32; 256];
         m.dequantize_rows(0, 2, &mut back);
         for (b, (a, y)) in x.chunks(QK).zip(back.chunks(QK)).enumerate() {
-            let step = m.d[b];
+            let step = h2f(m.d[b]);
             for (a, y) in a.iter().zip(y) {
-                assert!((a - y).abs() <= step * 0.5 + 1e-6);
+                // Half a step, plus the f16 rounding of the scale (up to 127 steps away).
+                assert!((a - y).abs() <= step * 0.5 + 127.0 * step / 1024.0 + 1e-6);
             }
         }
         assert!(QMatrix::q8_0_from_f32(1, 33, &[0.0; 33]).is_err());
