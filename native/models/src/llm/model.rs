@@ -8,13 +8,13 @@
 //! cache prefix: a kept KV cache never changes an answer. Work is split over a [`Pool`].
 
 use super::pool::Pool;
-use super::quant::{round_f16, QKind, QMatrix, QVec};
+use super::quant::{round_f16, QKind, QMatrix, QVec, QK};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::GgmlDType;
 use candle_core::Device;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 /// Bytes of weights per task (a tile of rows that stays in the L1/L2 cache while every
@@ -192,21 +192,26 @@ impl<R: Read + Seek> Loader<'_, R> {
     }
 
     fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<QMatrix, String> {
-        let t = self.qtensor(name)?;
-        let dims = t.shape().dims().to_vec();
+        let info = self.content.tensor_infos.get(name).ok_or_else(|| format!("tensor {name} is missing"))?;
+        let dims = info.shape.dims().to_vec();
         if dims != [rows, cols] {
             return Err(format!("tensor {name} has shape {dims:?}, expected [{rows}, {cols}]"));
         }
-        let native = match t.dtype() {
+        let native = match info.ggml_dtype {
             GgmlDType::Q8_0 => Some(QKind::Q8_0),
             GgmlDType::Q4_0 if !self.requantize_q4 => Some(QKind::Q4_0),
             GgmlDType::Q4_1 if !self.requantize_q4 => Some(QKind::Q4_1),
             _ => None,
         };
         if let Some(kind) = native {
-            let data = t.data().map_err(|e| format!("tensor {name}: {e}"))?;
-            return QMatrix::from_ggml(kind, rows, cols, &data).map_err(|e| format!("tensor {name}: {e}"));
+            // The blocks straight from the file (no intermediate tensor).
+            let bytes = rows * cols / QK * kind.ggml_block_bytes();
+            let at = self.content.tensor_data_offset.saturating_add(info.offset);
+            let mut raw = vec![0u8; bytes];
+            self.reader.seek(SeekFrom::Start(at)).and_then(|_| self.reader.read_exact(&mut raw)).map_err(|e| format!("tensor {name}: {e} (is the file cut short?)"))?;
+            return QMatrix::from_ggml(kind, rows, cols, &raw).map_err(|e| format!("tensor {name}: {e}"));
         }
+        let t = self.qtensor(name)?;
         // No integer kernel for this type here: Q8_0 keeps it (all 4-6 bit types and f16)
         // almost exactly.
         self.converted += 1;
