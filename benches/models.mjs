@@ -8,6 +8,7 @@
 //
 //   node benches/models.mjs [--threads 1,2] [--runs 3] [--tokens 64] [--model FILE.gguf]
 //                           [--isa avx2,native] [--only gen|embed] [--peers DIR]
+//   --model takes a GGUF path or a split model of scripts/fetch-models.mjs (qwen2.5-coder-0.5b).
 //
 // Every engine and setting runs in its own child process (node-llama-cpp's threads
 // busy-wait, and hektor picks its kernels once per process), one after the other.
@@ -18,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { args, loadavg, installPeer, loadPeer } from './lib.mjs';
-import { fetchModels } from '../scripts/fetch-models.mjs';
+import { fetchModels, fetchSplitModel } from '../scripts/fetch-models.mjs';
 import { LLAMA_PEER, chatml } from '../scripts/llama-reference.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -178,7 +179,8 @@ async function main() {
   const peers = opt('peers', path.join(os.tmpdir(), 'hektor-bench', 'peers'));
   console.log(`# Local models, ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} cores (${os.cpus()[0]?.model}), CPU flags: ${cpuFlags()}; load average before: ${loadavg()}`);
   if (only === 'all' || only === 'gen') {
-    const model = opt('model') || fetchModels().smollm2;
+    const m = opt('model');
+    const model = !m ? fetchModels().smollm2 : fs.existsSync(m) ? m : fetchSplitModel(m);
     await benchGeneration({ model, threadsList, runs, tokens, isas, peers });
   }
   if (only === 'all' || only === 'embed') {

