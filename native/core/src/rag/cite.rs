@@ -1,7 +1,10 @@
 //! Citations in generated answers (`[1]`, `[1, 3]`, `[2-4]`) and the grounding check
 //! that flags answer sentences no retrieved passage supports.
 
+use super::models::Embedder;
+use crate::error::{Error, Result};
 use crate::text::Analyzer;
+use crate::vector::distance::{dot, normalize};
 use std::collections::HashSet;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -256,6 +259,29 @@ pub fn grounding(answer: &str, passages: &[&str], analyzer: &Analyzer, sentence_
     let unsupported = judged.iter().filter(|s| !s.supported).map(|s| s.text.clone()).collect();
     let cites = parse_citations(answer, passages.len());
     Grounding { score, unsupported, sentences, cited: !cites.valid.is_empty(), invalid_citations: cites.invalid }
+}
+
+/// [`grounding`] with the semantic evidence of `embedder` when one is given: the answer's
+/// sentences and the passages are embedded (one call each) and their cosine similarities
+/// join the lexical evidence at [`EMBEDDING_WEIGHT`].
+pub fn grounding_with_embedder(answer: &str, passages: &[&str], analyzer: &Analyzer, embedder: Option<&dyn Embedder>, threshold: f32) -> Result<Grounding> {
+    let sims = match embedder {
+        Some(e) if !passages.is_empty() => {
+            let sentences: Vec<String> = answer_sentences(answer).into_iter().map(strip_markers).collect();
+            let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
+            let mut sv = if sentences.is_empty() { Vec::new() } else { e.embed(&sentences)? };
+            let mut pv = e.embed(passages)?;
+            if sv.len() != sentences.len() || pv.len() != passages.len() {
+                return Err(Error::internal(format!("embedder {} returned a wrong number of vectors", e.describe())));
+            }
+            sv.iter_mut().chain(pv.iter_mut()).for_each(|v| {
+                normalize(v);
+            });
+            Some(sv.iter().map(|s| pv.iter().map(|p| dot(s, p)).collect::<Vec<f32>>()).collect::<Vec<_>>())
+        }
+        _ => None,
+    };
+    Ok(grounding(answer, passages, analyzer, sims.as_deref(), threshold))
 }
 
 /// The sentences of an answer, as grounding sees them (non-blank UAX #29 sentences).
