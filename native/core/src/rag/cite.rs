@@ -173,9 +173,9 @@ impl PassageNames {
     /// `::`, such as package names, file names and versions): one is missing when the
     /// passages do not contain it and it has a digit, two hyphens or another separator, or
     /// a part that no passage has (so a compound like "command-line" is found when "command"
-    /// and "line" are there). Then words: a word with a digit, or with a capital letter
-    /// (after the first word; the first too with two capitals or more), is missing when no
-    /// passage has it (case-insensitive).
+    /// and "line" are there). Then words: a word with a digit, two capitals or more, or a
+    /// capital inside a sentence (not at its start, after a colon, a double quote or a line break; not
+    /// "I"), is missing when no passage has it (case-insensitive).
     fn missing(&self, sentence: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut rest = sentence.to_string();
@@ -197,9 +197,11 @@ impl PassageNames {
                 rest = rest.replace(tok, " ");
             }
         }
-        for (i, w) in rest.unicode_words().enumerate() {
+        for (at, w) in rest.unicode_word_indices() {
             let upper = w.chars().filter(|c| c.is_uppercase()).count();
-            let named = w.chars().any(|c| c.is_ascii_digit()) || (i > 0 && upper > 0) || upper > 1;
+            // capitals that start a sentence, a line, a quote or what follows a colon say nothing
+            let starts = rest[..at].trim_end().chars().next_back().is_none_or(|c| ".!?:;\"*•\n".contains(c));
+            let named = w.chars().any(|c| c.is_ascii_digit()) || (upper > 0 && !starts && w != "I") || upper > 1;
             if named && !self.words.contains(&w.to_lowercase()) && !out.iter().any(|o| o == w) {
                 out.push(w.to_string());
             }
@@ -323,6 +325,9 @@ mod tests {
         let ok = "Foo::Bar is a Perl module for parsing command line options [1].";
         let g = grounding(ok, &passages, &a, None, DEFAULT_THRESHOLD);
         assert!(g.unsupported.is_empty() && g.sentences[0].missing.is_empty(), "{g:?}");
+        // capitals after a colon or a quote, and "I", are not names
+        let g = grounding("In short: Foo::Bar is, I think, a Perl module for parsing \"Command line options\" [1].", &passages, &a, None, DEFAULT_THRESHOLD);
+        assert!(g.unsupported.is_empty(), "{g:?}");
         for (bad, missing) in [
             ("Foo::Bar is a Python module for parsing command-line options [1].", "Python"),
             ("Foo::Bar is a Perl module for parsing command-line options, version 3.1 [1].", "3.1"),
