@@ -20,6 +20,7 @@ struct Score {
 fn evaluate(set: &Value, split: Option<&str>, threshold: f32) -> Score {
     let analyzer = Analyzer::default();
     let docs = set["docs"].as_object().expect("docs");
+    let sims: Option<serde_json::Map<String, Value>> = std::env::var("GROUNDING_SIMS").ok().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap());
     let (mut tp, mut fp, mut fn_, mut n) = (0usize, 0usize, 0usize, 0usize);
     let mut misses = Vec::new();
     for item in set["items"].as_array().expect("items") {
@@ -29,7 +30,11 @@ fn evaluate(set: &Value, split: Option<&str>, threshold: f32) -> Score {
         n += 1;
         let passages: Vec<&str> = item["passages"].as_array().unwrap().iter().map(|id| docs[id.as_str().unwrap()].as_str().unwrap()).collect();
         let sentence = item["sentence"].as_str().unwrap();
-        let g = grounding(sentence, &passages, &analyzer, None, threshold);
+        // GROUNDING_SIMS: a JSON file { item id: [cosine of the sentence and each passage] } made
+        // with an embedder elsewhere (benches/grounding.mjs --dump-sims), to compare checks offline
+        let row = sims.as_ref().and_then(|m| m.get(item["id"].as_str().unwrap())).map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<f32>>());
+        let rows: Option<Vec<Vec<f32>>> = row.map(|r| vec![r; 4]);
+        let g = grounding(sentence, &passages, &analyzer, rows.as_deref(), threshold);
         let flagged = !g.unsupported.is_empty();
         let unsupported = item["label"] == "unsupported";
         match (flagged, unsupported) {
