@@ -28,27 +28,29 @@ pub struct Template {
     pub user: String,
 }
 
-/// The default system message: answer from the numbered passages in short sentences, each
-/// ending with its passage number in square brackets.
+/// The default system message: answer from the numbered passages, starting with the number of
+/// the passage used. (No `[n]` placeholder in the instructions: small models copy it.)
 pub const DEFAULT_SYSTEM: &str = "You answer questions using only the numbered passages you are given. \
-Answer in one or two short sentences. End every sentence with the number of the passage it comes from, in square brackets, like [2]. \
+Begin your answer with \"According to\" and the number of the passage you use in square brackets, then answer in one or two short sentences. \
 If no passage answers the question, say that you do not know.";
 
-/// The default user message (the example turns use the same layout).
-pub const DEFAULT_USER: &str = "Passages:\n{{context}}\n\nQuestion: {{question}}";
+/// The default user message (the example turn uses the same layout). It ends with the
+/// citation instruction: small models follow the last thing they read.
+pub const DEFAULT_USER: &str = "Passages:\n{{context}}\n\nQuestion: {{question}}\nBegin your answer with \"According to\" and the number of the passage you use in square brackets.";
 
 /// The question of the default one-shot example, laid out as [`DEFAULT_USER`] lays out a real one.
 pub const DEFAULT_EXAMPLE_USER: &str = "Passages:\n[1] Bananas are a yellow fruit rich in potassium.\n\n\
 [2] The Eiffel Tower is a wrought-iron tower in Paris. It opened in 1889.\n\n\
-Question: When did the Eiffel Tower open?";
+Question: When did the Eiffel Tower open?\nBegin your answer with \"According to\" and the number of the passage you use in square brackets.";
 
-/// The answer of the default one-shot example: one sentence citing the passage that says it.
-pub const DEFAULT_EXAMPLE_ANSWER: &str = "The Eiffel Tower opened in 1889 [2].";
+/// The answer of the default one-shot example: the passage number first, then one sentence.
+pub const DEFAULT_EXAMPLE_ANSWER: &str = "According to [2], the Eiffel Tower opened in 1889.";
 
 impl Default for Template {
-    /// The system message, the one-shot example and the user message above. Measured with
-    /// SmolLM2-135M-Instruct on dev questions of the shared IR set (`benches/grounding.mjs
-    /// --citations`): see `benches/README.md`.
+    /// The system message, the one-shot example and the user message above. Small models
+    /// write a citation far more often when it opens the answer (as in the example) than when
+    /// asked to end sentences with one: measured with SmolLM2-135M-Instruct on dev questions of
+    /// the shared IR set (`benches/grounding.mjs --citations`), see `benches/README.md`.
     fn default() -> Self {
         Template {
             system: Some(DEFAULT_SYSTEM.into()),
@@ -108,7 +110,7 @@ mod tests {
         let roles: Vec<&str> = m.iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, ["system", "user", "assistant", "user"]);
         assert!(m[3].content.contains("[1] Paris.\n\n[2] Rome."));
-        assert!(m[3].content.ends_with("Question: Where is it?"));
+        assert!(m[3].content.contains("Question: Where is it?\nBegin your answer"));
         // the example is laid out as a real question is
         let example = Template { examples: Vec::new(), ..Template::default() }.render("When did the Eiffel Tower open?", &["Bananas are a yellow fruit rich in potassium.", "The Eiffel Tower is a wrought-iron tower in Paris. It opened in 1889."]);
         assert_eq!(example[1].content, m[1].content);
