@@ -271,8 +271,9 @@ pub fn grounding_with_embedder(answer: &str, passages: &[&str], analyzer: &Analy
         Some(e) if !passages.is_empty() => {
             let sentences: Vec<String> = answer_sentences(answer).into_iter().map(strip_markers).collect();
             let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
-            let mut sv = if sentences.is_empty() { Vec::new() } else { e.embed(&sentences)? };
-            let mut pv = e.embed(passages)?;
+            let context = |err: Error| err.context(format!("grounding: embedding with {}", e.describe()));
+            let mut sv = if sentences.is_empty() { Vec::new() } else { e.embed(&sentences).map_err(context)? };
+            let mut pv = e.embed(passages).map_err(context)?;
             if sv.len() != sentences.len() || pv.len() != passages.len() {
                 return Err(Error::internal(format!("embedder {} returned a wrong number of vectors", e.describe())));
             }
