@@ -139,6 +139,12 @@ export declare function cancelTokenCreate(): number
 export declare function cancelTokenRelease(id: number): void
 
 /**
+ * Checks how well `passages` support each sentence of `answer` (the check `ask` runs; see
+ * the SDK's `checkGrounding`); resolves to the `Grounding` as JSON.
+ */
+export declare function checkGrounding(answer: string, passages: Array<string>, optionsJson: string, embedder?: NativeEmbedder | undefined | null): Promise<string>
+
+/**
  * Splits text into chunks; returns `[{ text, start, end, size }]` as JSON (UTF-16 spans).
  * Sizes are in tokens of `embedder`'s tokenizer when it has one, else in characters.
  */

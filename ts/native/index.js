@@ -790,6 +790,7 @@ module.exports.callbackResolve = nativeBinding.callbackResolve
 module.exports.cancelTokenCancel = nativeBinding.cancelTokenCancel
 module.exports.cancelTokenCreate = nativeBinding.cancelTokenCreate
 module.exports.cancelTokenRelease = nativeBinding.cancelTokenRelease
+module.exports.checkGrounding = nativeBinding.checkGrounding
 module.exports.chunkText = nativeBinding.chunkText
 module.exports.debugPanic = nativeBinding.debugPanic
 module.exports.embedderCustom = nativeBinding.embedderCustom

@@ -7,7 +7,7 @@ import * as path from 'node:path'
 import { withCancel } from './abort'
 import { call, callSync, invalidArg } from './errors'
 import { native, type NativeEmbedder, type NativeGenerator, type NativeReranker } from './native'
-import type { ChunkingOptions, Filter, Fusion, SearchMode } from './types'
+import type { AnalyzerOptions, ChunkingOptions, Filter, Fusion, SearchMode } from './types'
 import { checkNumberOption, checkString, optionsJson, optionsObject } from './validate'
 
 /**
@@ -403,6 +403,12 @@ export type PromptTemplate =
   | {
       /** The system message (default: hektor's instructions to answer from the passages and cite). */
       system?: string
+      /**
+       * Example turns (`user` / `assistant` messages, sent as written) between the system
+       * message and the user message. hektor's default template has one: a question over two
+       * numbered passages and a one-sentence answer ending with `[2]`.
+       */
+      examples?: ChatMessage[]
       /** The user message, with `{{context}}` and `{{question}}`. */
       user: string
     }
@@ -417,7 +423,11 @@ export interface AskOptions extends Omit<GenerateOptions, 'signal'> {
   candidates?: number
   /** Reorders candidates before the best `k` are kept. */
   rerank?: Reranker
-  /** The prompt; default: numbered passages, answer only from them, cite as [n]. */
+  /**
+   * The prompt; default: numbered passages, answer only from them in short sentences that each
+   * end with `[n]`, shown by one worked example (a template you pass has no example unless it
+   * says so).
+   */
   template?: PromptTemplate
   /** Metadata filter for retrieval. */
   filter?: Filter
@@ -425,7 +435,10 @@ export interface AskOptions extends Omit<GenerateOptions, 'signal'> {
   mode?: SearchMode
   /** Hybrid fusion. */
   fusion?: Fusion
-  /** Support below which an answer sentence counts as unsupported, default 0.5. */
+  /**
+   * Support below which an answer sentence counts as unsupported, default 0.5 (see
+   * {@link checkGrounding} for how support is scored).
+   */
   groundingThreshold?: number
   /** Stops retrieval or generation with `ERR_ABORTED`. */
   signal?: AbortSignal
@@ -475,6 +488,11 @@ export interface SentenceSupport {
   judged: boolean
   /** Whether it is supported. */
   supported: boolean
+  /**
+   * Names and numbers of the sentence that no passage contains (a package, language, licence
+   * or version the passages do not mention); each one takes 0.5 off its score.
+   */
+  missing: string[]
 }
 
 /** How well the passages support an answer. */
@@ -485,6 +503,14 @@ export interface Grounding {
   unsupported: string[]
   /** Every sentence with its support. */
   sentences: SentenceSupport[]
+  /**
+   * Whether the answer cites at least one passage that exists (`[n]` with n between 1 and the
+   * number of passages). `false` means no sentence of the answer points to a source: do not
+   * present it as sourced.
+   */
+  cited: boolean
+  /** Citation numbers that name no passage (dropped from `citations`), e.g. `[7]` with 5 passages. */
+  invalidCitations: number[]
 }
 
 /** Where the time of an answer went, in milliseconds. */
@@ -543,6 +569,42 @@ export type AskEvent =
       /** The whole answer with citations, grounding and timings. */
       answer: Answer
     }
+
+/** Options of {@link checkGrounding}. */
+export interface GroundingOptions {
+  /** Support below which a sentence counts as unsupported, in [0, 1], default 0.5. */
+  threshold?: number
+  /** Adds semantic evidence: the cosine of sentence and passage embeddings (weight 0.2). */
+  embedder?: Embedder
+  /** How words are analysed (as a collection's `analyzer`), default English with stemming. */
+  analyzer?: AnalyzerOptions
+}
+
+/**
+ * Checks how well `passages` support each sentence of `answer`: the check {@link Collection.ask}
+ * runs on its answer (with the collection's analyzer and embedder), for answers made elsewhere.
+ *
+ * Each sentence with 3 content words or more is scored against each passage, and its best
+ * passage's score counts: the mean of the share of its content words the passage contains and
+ * the share of its adjacent word pairs found near each other in the passage (blended 80/20
+ * with the embeddings' cosine when `embedder` is given), minus 0.5 for each name or number of
+ * the sentence that no passage contains (a capitalised word, a word with a digit, an
+ * identifier such as `libfoo-perl` or `2.1`). A sentence scoring below `threshold` is listed
+ * in `unsupported`. `[n]` markers are read as citations (`cited`, `invalidCitations`).
+ * Measured on 280 labelled sentences (`__test__/fixtures/grounding`): precision and recall of
+ * `unsupported` 1.00 and 0.95 without an embedder.
+ */
+export async function checkGrounding(answer: string, passages: string[], options: GroundingOptions = {}): Promise<Grounding> {
+  if (typeof answer !== 'string') throw invalidArg('checkGrounding: answer must be a string')
+  checkString(answer, 'checkGrounding: answer')
+  if (!Array.isArray(passages) || !passages.every((p) => typeof p === 'string')) throw invalidArg('checkGrounding: passages must be an array of strings')
+  passages.forEach((p, i) => checkString(p, `checkGrounding: passage ${i}`))
+  const { embedder, ...rest } = optionsObject(options, 'checkGrounding')
+  if (embedder !== undefined && !(embedder instanceof Embedder)) throw invalidArg('checkGrounding: embedder must come from embedders.*')
+  checkNumberOption(rest.threshold, 'threshold', 'checkGrounding')
+  const json = optionsJson(rest, 'checkGrounding options')
+  return JSON.parse(await call(() => native.checkGrounding(answer, passages, json, embedder?.native))) as Grounding
+}
 
 /** Chunking options of {@link chunkText} (the same as a collection's `chunking`). */
 export type ChunkOptions = ChunkingOptions

@@ -10,6 +10,8 @@ use crate::error::{invalid, to_js};
 use crate::run::{job, parse_json, Job};
 use hektor_core::rag::ask::{ask, AskOptions, Rerank};
 use hektor_core::rag::chunk::{chunk, ChunkOptions};
+use hektor_core::rag::cite::{grounding_with_embedder, DEFAULT_THRESHOLD};
+use hektor_core::text::{Analyzer, AnalyzerConfig};
 use hektor_core::rag::models::{CrossEncoder, Embedder, GenerateOptions, Generation, Generator};
 use hektor_core::rag::prompt::{Message, Template};
 use hektor_core::{Error, ErrorCode, Filter, Fusion, Mode, Result};
@@ -323,6 +325,31 @@ impl NativeCollection {
             Ok(sink.finish(&answer))
         }))
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GroundingJson {
+    threshold: Option<f32>,
+    analyzer: Option<AnalyzerConfig>,
+}
+
+/// Checks how well `passages` support each sentence of `answer` (the check `ask` runs; see
+/// the SDK's `checkGrounding`); resolves to the `Grounding` as JSON.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn check_grounding(answer: String, passages: Vec<String>, options_json: String, embedder: Option<&NativeEmbedder>) -> napi::Result<AsyncTask<Job<String>>> {
+    let o: GroundingJson = serde_json::from_value(parse_json("grounding options", &options_json)?).map_err(|e| invalid(format!("invalid grounding options: {e}")))?;
+    let threshold = o.threshold.unwrap_or(DEFAULT_THRESHOLD);
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(invalid("threshold must be between 0 and 1"));
+    }
+    let analyzer = Analyzer::new(&o.analyzer.unwrap_or_default()).map_err(to_js)?;
+    let e = embedder.map(|e| e.inner.clone());
+    Ok(job(move || {
+        let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
+        let g = grounding_with_embedder(&answer, &refs, &analyzer, e.as_deref(), threshold)?;
+        Ok(serde_json::to_string(&g).unwrap())
+    }))
 }
 
 /// Splits text into chunks; returns `[{ text, start, end, size }]` as JSON (UTF-16 spans).

@@ -302,19 +302,7 @@ pub fn ask(
         .collect();
     // 7. grounding (semantic support when an embedder is attached)
     let t = Instant::now();
-    let sims = match col.embedder() {
-        Some(_) if !contexts.is_empty() => {
-            let sentences: Vec<&str> = cite::answer_sentences(&gen.text);
-            let mut sv = if sentences.is_empty() { Vec::new() } else { col.embed(&sentences)? };
-            let mut cv = col.embed(&passages)?;
-            sv.iter_mut().chain(cv.iter_mut()).for_each(|v| {
-                normalize(v);
-            });
-            Some(sv.iter().map(|s| cv.iter().map(|c| crate::vector::distance::dot(s, c)).collect::<Vec<f32>>()).collect::<Vec<_>>())
-        }
-        _ => None,
-    };
-    let grounding = cite::grounding(&gen.text, &passages, col.analyzer(), sims.as_deref(), opts.grounding_threshold);
+    let grounding = cite::grounding_with_embedder(&gen.text, &passages, col.analyzer(), col.embedder().as_deref(), opts.grounding_threshold)?;
     let grounding_ms = ms(t);
     // decoding speed: the tokens after the first over the time since it (prompt processing and
     // a model's first load excluded), else all tokens over the whole generation
