@@ -48,12 +48,13 @@ mod cross;
 mod encoder;
 mod gguf;
 mod gguf_tokenizer;
+mod int8;
 mod lazy;
 mod openai;
 mod stream;
 mod template;
 
-pub use bert::{BertEmbedder, BertOptions, Pooling};
+pub use bert::{BertEmbedder, BertOptions, Pooling, Precision};
 pub use cross::{BertCrossEncoder, CrossEncoderOptions};
 pub use gguf::{GenerationStats, GgufChat, GgufOptions};
 pub use lazy::Lazy;
