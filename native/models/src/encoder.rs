@@ -472,8 +472,11 @@ impl BertEncoder {
             if len == 0 {
                 return;
             }
-            scores.clear();
-            scores.resize(len * len, 0.0);
+            // gemm overwrites the scores (it does not read them): no need to zero them
+            if scores.len() < len * len {
+                scores.resize(len * len, 0.0);
+            }
+            let scores = &mut scores[..len * len];
             let q = qkv[base * row3 + head * d..].as_ptr();
             let k = qkv[base * row3 + h + head * d..].as_ptr();
             let v = qkv[base * row3 + 2 * h + head * d..].as_ptr();
@@ -534,11 +537,15 @@ mod kernels {
         p / q
     }
 
-    /// `e^x` (Cephes' single-precision polynomial, ~1 ulp), written so that it vectorises.
+    /// `e^x` (Cephes' single-precision polynomial, ~1 ulp), written so that it vectorises:
+    /// `k = round(x / ln 2)` and `2^k` come from adding 1.5 * 2^23 (the integer lands in the
+    /// low mantissa bits), not from a float -> int conversion, whose saturating semantics
+    /// made LLVM compute it one lane at a time.
     #[inline(always)]
     fn exp(x: f32) -> f32 {
+        const SHIFT: f32 = 12_582_912.0;
         let x = x.clamp(-87.0, 88.0);
-        let k = (x * std::f32::consts::LOG2_E + 0.5).floor();
+        let k = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
         let r = x - k * 0.693_359_4 - k * -2.121_944_4e-4;
         let mut p = 1.987_569_1e-4;
         p = p * r + 1.398_199_9e-3;
@@ -547,7 +554,8 @@ mod kernels {
         p = p * r + 1.666_666_5e-1;
         p = p * r + 0.5;
         let e = p * r * r + r + 1.0;
-        e * f32::from_bits(((k as i32 + 127) as u32) << 23)
+        // k + 127 is in [1, 254] (x is clamped): the exponent bits of 2^k
+        e * f32::from_bits((k + (SHIFT + 127.0)).to_bits() << 23)
     }
 
     #[inline(always)]

@@ -136,7 +136,7 @@ impl QLinear {
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) {
         assert!(available(), "the int8 kernel needs AVX-512 VNNI");
         assert_eq!(x.len(), rows * self.k, "int8 linear input size");
-        y.clear();
+        // every element is written below: no need to clear a buffer of the right size
         y.resize(rows * self.n, 0.0);
         if rows == 0 {
             return;
@@ -197,10 +197,58 @@ fn quantize_row(x: &[f32], inv: &[f32], q: &mut [u8], scale: &mut f32, zero: &mu
     quantize_row_generic(x, inv, q, scale, zero)
 }
 
+/// [`quantize_row_generic`] in AVX-512 intrinsics: the same operations in the same order
+/// (multiply, multiply, add, clamp, add 0.5, truncate), so the same bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn quantize_row_avx512(x: &[f32], inv: &[f32], q: &mut [u8], scale: &mut f32, zero: &mut i32) {
-    quantize_row_generic(x, inv, q, scale, zero)
+    use std::arch::x86_64::*;
+    let n = x.len();
+    let smooth = !inv.is_empty();
+    assert!(q.len() >= n && (!smooth || inv.len() >= n));
+    let load = |i: usize, mask: __mmask16| {
+        // SAFETY: lanes at or past `n` are masked off.
+        unsafe {
+            let v = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(i));
+            if smooth {
+                _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mask, inv.as_ptr().add(i)))
+            } else {
+                v
+            }
+        }
+    };
+    let mask_at = |i: usize| -> __mmask16 { if n - i >= 16 { 0xffff } else { (1u16 << (n - i)) - 1 } };
+    // masked-off lanes load 0, which the range includes anyway
+    let (mut lo, mut hi) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i < n {
+        let v = load(i, mask_at(i));
+        lo = _mm512_min_ps(lo, v);
+        hi = _mm512_max_ps(hi, v);
+        i += 16;
+    }
+    let (lo, hi) = (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+    let range = hi - lo;
+    if !(range > f32::MIN_POSITIVE && range.is_finite()) {
+        *scale = 1.0;
+        *zero = 0;
+        q.fill(0);
+        return;
+    }
+    let s = range / 255.0;
+    let zp = ((-lo / s) + 0.5).floor().clamp(0.0, 255.0);
+    let inv_s = _mm512_set1_ps(1.0 / s);
+    let (zpv, top, half) = (_mm512_set1_ps(zp), _mm512_set1_ps(255.0), _mm512_set1_ps(0.5));
+    let mut i = 0;
+    while i < n {
+        let m = mask_at(i);
+        let v = _mm512_add_ps(_mm512_mul_ps(load(i, m), inv_s), zpv);
+        let v = _mm512_add_ps(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), top), half);
+        _mm512_mask_cvtepi32_storeu_epi8(q.as_mut_ptr().add(i) as *mut _, m, _mm512_cvttps_epi32(v));
+        i += 16;
+    }
+    *scale = s;
+    *zero = zp as i32;
 }
 
 /// Written so that it vectorises (16 lanes of min / max; rounding as `+ 0.5` then truncation
@@ -383,6 +431,27 @@ mod tests {
         let plain = err(&QLinear::new(&w, &b, k, n, None).forward_reference(&x, rows));
         let smooth = err(&QLinear::new(&w, &b, k, n, Some(&act_max)).forward_reference(&x, rows));
         assert!(smooth < plain * 0.7, "smoothed error {smooth} vs plain {plain}");
+    }
+
+    #[test]
+    fn avx512_row_quantizer_gives_the_generic_bytes() {
+        if !available() {
+            eprintln!("skipped: no AVX-512 VNNI here");
+            return;
+        }
+        for (len, seed) in [(1, 1), (15, 2), (16, 3), (17, 4), (384, 5), (1536, 6), (70, 7)] {
+            let x = matrix(len, seed, 3.0);
+            let inv: Vec<f32> = (0..len).map(|c| 1.0 / (0.5 + (c % 5) as f32)).collect();
+            for inv in [&[][..], &inv[..]] {
+                let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
+                let (mut sa, mut sb, mut za, mut zb) = (0f32, 0f32, 0i32, 0i32);
+                quantize_row_generic(&x, inv, &mut a, &mut sa, &mut za);
+                // SAFETY: AVX-512 checked above.
+                unsafe { quantize_row_avx512(&x, inv, &mut b, &mut sb, &mut zb) };
+                assert_eq!((sa, za), (sb, zb), "len {len}");
+                assert_eq!(a, b, "len {len}");
+            }
+        }
     }
 
     #[test]
