@@ -10,7 +10,9 @@
 //!   product against `[h, 3h]`, with the `1/sqrt(head_dim)` scale folded into Q at load;
 //! - attention runs one rayon task per (sequence, head) on strided views of the QKV rows;
 //! - GELU, softmax and residual + layer norm are in-place row kernels that the compiler
-//!   vectorises, compiled for baseline x86-64, AVX2 + FMA and AVX-512 (picked at run time).
+//!   vectorises, compiled for baseline x86-64, AVX2 + FMA and AVX-512 (picked at run time);
+//! - on request ([`BertEncoder::quantize_int8`]) the dense layers run in int8 on AVX-512 VNNI
+//!   ([`crate::int8`]), smoothed with channel maxima measured on a calibration batch.
 
 use crate::int8::QLinear;
 use crate::{candle_err, read_required};
