@@ -91,6 +91,11 @@ export declare class NativeDatabase {
 export declare class NativeEmbedder {
   /** Embeds texts; resolves to a flat Float32-compatible JSON array of vectors. */
   embed(texts: Array<string>): Promise<string>
+  /**
+   * Loads the model now if it is a local one not loaded yet; resolves to
+   * `{"loadMs": <ms this call spent loading, 0 when already loaded>}`.
+   */
+  ready(): Promise<string>
   /** A description (model path or name). */
   get description(): string
 }
@@ -102,6 +107,11 @@ export declare class NativeGenerator {
    * `{ streamed, value: Generation }` as JSON.
    */
   generate(messagesJson: string, optionsJson: string, onToken?: ((piece: string) => void) | undefined | null, cancelId?: number | undefined | null): Promise<string>
+  /**
+   * Loads the model now if it is a local one not loaded yet; resolves to
+   * `{"loadMs": <ms this call spent loading, 0 when already loaded>}`.
+   */
+  ready(): Promise<string>
   /** A description (model path or name). */
   get description(): string
 }

@@ -214,7 +214,8 @@ function progressReporter(json: boolean): { update(p: IngestProgress): void; don
     }
     const width = 24
     const bar = frac !== null ? `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ` : ''
-    return `${bar}${pct}${p.rows.toLocaleString()} rows, ${Math.round(rate).toLocaleString()} rows/s${eta}${p.skipped ? `, ${p.skipped} skipped` : ''}`
+    const stage = p.phase === 'loadingModel' ? ', loading the model' : p.phase === 'embedding' ? `, embedded ${p.embedded}/${p.toEmbed} of the batch` : ''
+    return `${bar}${pct}${p.rows.toLocaleString()} rows, ${Math.round(rate).toLocaleString()} rows/s${eta}${p.skipped ? `, ${p.skipped} skipped` : ''}${stage}`
   }
   return {
     update(p) {

@@ -344,16 +344,17 @@ export class Collection {
     let events = 0
     const cb = onProgress
       ? (json: string): void => {
-          events++
+          const p = JSON.parse(json) as IngestProgress
+          if (p.phase === 'batch') events++
           try {
-            onProgress(JSON.parse(json) as IngestProgress)
+            onProgress(p)
           } catch (e) {
             callbackError ??= e
           }
         }
       : undefined
     const report = JSON.parse(await withCancel(signal, (id) => this.#native.ingest(specJson, optionsText, cb, id))) as IngestReport
-    // progress events travel on their own queue: deliver the last ones before resolving
+    // progress events travel on their own queue: deliver the last ones (one 'batch' event per batch) before resolving
     for (let spins = 0; cb && events < report.batches && spins < 1000; spins++) await new Promise((r) => setImmediate(r))
     if (callbackError !== undefined) throw callbackError
     return report

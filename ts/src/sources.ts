@@ -230,19 +230,35 @@ export interface ReadOptions {
   signal?: AbortSignal
 }
 
-/** Progress of {@link Collection.ingest}, reported after each batch. */
+/**
+ * Progress of {@link Collection.ingest}: after each batch is written (`phase: 'batch'`) and,
+ * with an embedder on the collection, while a batch's texts are embedded: the model's load on
+ * first use (`loadingModel`, then `modelLoaded` with `loadMs`) and the texts embedded so far
+ * (`embedding`, after each group of 256 texts), so that a long batch never goes quiet.
+ * The counts (`rows`, `upserted`, ...) are the totals as of the event.
+ */
 export interface IngestProgress extends ReadProgress {
+  /** What happened: a batch was written, or a model is loading / loaded, or texts were embedded. */
+  phase: 'batch' | 'loadingModel' | 'modelLoaded' | 'embedding'
   /** Records written so far. */
   upserted: number
   /** Rows skipped so far (`onError: 'skip'`). */
   skipped: number
   /** Time since the start. */
   elapsedMs: number
+  /** `embedding`: texts of the current batch embedded so far. */
+  embedded?: number
+  /** `embedding`: texts of the current batch to embed. */
+  toEmbed?: number
+  /** `loadingModel` / `modelLoaded`: the model's description (a path or name). */
+  model?: string
+  /** `modelLoaded`: how long the load took, ms. */
+  loadMs?: number
 }
 
 /** Options of {@link Collection.ingest}. */
 export interface IngestOptions {
-  /** Called after each batch (never blocks the ingest). */
+  /** Called after each batch, and during a batch while a model loads and embeds (never blocks the ingest). */
   onProgress?: (progress: IngestProgress) => void
   /** Cancels between batches with `ERR_ABORTED`; whole batches already written are kept. */
   signal?: AbortSignal

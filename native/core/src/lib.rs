@@ -32,7 +32,7 @@ pub mod store;
 pub mod text;
 pub mod vector;
 
-pub use cancel::Cancel;
+pub use cancel::{Cancel, Progress};
 pub use collection::{Collection, CollectionConfig, Hit, Mode, Quantization, RepairOptions, RepairReport, SearchQuery, Select, VerifyReport};
 pub use database::{Database, OpenOptionsDb};
 pub use error::{Error, ErrorCode, Location, Result};

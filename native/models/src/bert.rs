@@ -38,6 +38,23 @@ pub struct BertOptions {
     /// Pooling. Default: from `1_Pooling/config.json` (the folder named by `modules.json`),
     /// else mean pooling.
     pub pooling: Option<Pooling>,
+    /// Threads of the matrix products: `Some(n)` gives this embedder a pool of `n` threads
+    /// of its own; default: rayon's global pool (one thread per core).
+    pub threads: Option<usize>,
+    /// Arithmetic of the dense layers. Default [`Precision::F32`].
+    pub precision: Option<Precision>,
+}
+
+/// The arithmetic of the encoder's dense layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout: the vectors of sentence-transformers (cosine > 0.9999).
+    #[default]
+    F32,
+    /// Int8 weights and per-row int8 activations in the dense layers (AVX-512 VNNI), f32
+    /// elsewhere: faster, cosine >= 0.995 to the f32 vectors. On a CPU without AVX-512 VNNI
+    /// the layers stay f32 (see [`BertEmbedder::precision`]).
+    Int8,
 }
 
 /// A sentence-embedding model (all-MiniLM-L6-v2, bge-small, e5-small, gte-small...)
@@ -57,6 +74,8 @@ pub struct BertEmbedder {
     max_length: usize,
     batch_size: usize,
     path: PathBuf,
+    pool: Option<rayon::ThreadPool>,
+    precision: Precision,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +153,30 @@ fn parse_mode(m: &str, path: &Path) -> Result<Pooling> {
     })
 }
 
+/// Text run through the f32 model once when it loads in [`Precision::Int8`], to find the
+/// range of each channel of the dense layers' inputs (see `BertEncoder::quantize_int8`):
+/// short and long, prose, queries, code, numbers, symbols and other scripts.
+const CALIBRATION: &[&str] = &[
+    "ok",
+    "Why?",
+    "install a package from source",
+    "what is the population of Tokyo",
+    "The library provides a fast, portable implementation of the standard algorithms. It is used by many \
+     programs for compression, and this package contains the shared library needed to run them.",
+    "Command-line tool to convert images between formats; supports PNG, JPEG, GIF (animated) and WebP.",
+    "fn main() { println!(\"{}\", 40 + 2); } // prints 42",
+    "Error 404: page not found at 10:45 on 2024-06-01, retry in 30 s (+1 555 0100).",
+    "!!! ??? ... --- *** ### @@@",
+    "Der schnelle braune Fuchs springt über den faulen Hund. Le renard brun saute par-dessus le chien.",
+    "北京是中国的首都。これは日本語の文です。Москва — столица России.",
+    "I loved this movie 😍 but the ending was so sad 😢 #cinema",
+    "This metapackage depends on the documentation, the development headers and the examples of the \
+     toolkit, a set of widgets for building graphical user interfaces with themes, accessibility \
+     support and bindings for several programming languages. Install it to get everything at once; \
+     the individual packages can be installed on their own as well.",
+    "a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9",
+];
+
 /// Loads `tokenizer.json` of a model folder.
 pub(crate) fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     let path = dir.join("tokenizer.json");
@@ -175,6 +218,9 @@ impl BertEmbedder {
         if opts.batch_size == Some(0) {
             return Err(Error::invalid("batch_size must be at least 1"));
         }
+        if opts.threads == Some(0) {
+            return Err(Error::invalid("threads must be at least 1"));
+        }
         if opts.max_length.is_some_and(|m| m < 2) {
             return Err(Error::invalid("max_length must be at least 2 (room for the special tokens)"));
         }
@@ -200,8 +246,27 @@ impl BertEmbedder {
         let prefix = encoder_prefix(&vb, &cfg).ok_or_else(|| {
             Error::new(ErrorCode::Parse, format!("{}: model.safetensors has no BERT embeddings (embeddings.word_embeddings.weight)", dir.display()))
         })?;
-        let encoder = BertEncoder::load(&vb, &prefix, &cfg)
+        let precision = match opts.precision.unwrap_or_default() {
+            Precision::Int8 if crate::int8::available() => Precision::Int8,
+            _ => Precision::F32,
+        };
+        let mut encoder = BertEncoder::load(&vb, &prefix, &cfg)
             .map_err(|e| Error::new(ErrorCode::Parse, format!("{}: model.safetensors does not match config.json: {e}", dir.display())))?;
+        if precision == Precision::Int8 {
+            let encodings = tokenizer.encode_batch_fast(CALIBRATION.to_vec(), true).map_err(|e| Error::internal(format!("tokenizing the calibration text: {e}")))?;
+            let seqs: Vec<(&[u32], &[u32])> = encodings.iter().map(|e| (e.get_ids(), e.get_type_ids())).collect();
+            encoder.quantize_int8(&Batch::pack(&seqs))?;
+        }
+        let pool = match opts.threads {
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("hektor-embed-{i}"))
+                    .build()
+                    .map_err(|e| Error::internal(format!("cannot start {n} embedding threads: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(BertEmbedder {
             encoder,
             tokenizer,
@@ -211,7 +276,15 @@ impl BertEmbedder {
             max_length,
             batch_size: opts.batch_size.unwrap_or(32),
             path: dir.to_path_buf(),
+            pool,
+            precision,
         })
+    }
+
+    /// The arithmetic the dense layers use: [`Precision::Int8`] only when it was asked for
+    /// and the CPU has AVX-512 VNNI.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The output dimension of the model in `dir` (hidden size times pooling modes),
@@ -323,6 +396,28 @@ impl Embedder for BertEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        match &self.pool {
+            Some(pool) => pool.install(|| self.embed_sorted(texts, cancel)),
+            None => self.embed_sorted(texts, cancel),
+        }
+    }
+
+    fn dimension(&self) -> Option<usize> {
+        Some(self.encoder.hidden() * self.pooling.len())
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        self.counter.encode_fast(text, false).ok().map(|e| e.get_ids().len())
+    }
+
+    fn describe(&self) -> String {
+        format!("local:{}", self.path.display())
+    }
+}
+
+impl BertEmbedder {
+    /// The body of `embed_cancellable`, on the current rayon pool.
+    fn embed_sorted(&self, texts: &[&str], cancel: &Cancel) -> Result<Vec<Vec<f32>>> {
         let encodings = self
             .tokenizer
             .encode_batch_fast(texts.to_vec(), true)
@@ -341,18 +436,6 @@ impl Embedder for BertEmbedder {
         }
         Ok(out)
     }
-
-    fn dimension(&self) -> Option<usize> {
-        Some(self.encoder.hidden() * self.pooling.len())
-    }
-
-    fn count_tokens(&self, text: &str) -> Option<usize> {
-        self.counter.encode_fast(text, false).ok().map(|e| e.get_ids().len())
-    }
-
-    fn describe(&self) -> String {
-        format!("local:{}", self.path.display())
-    }
 }
 
 impl std::fmt::Debug for BertEmbedder {
@@ -364,6 +447,8 @@ impl std::fmt::Debug for BertEmbedder {
             .field("normalize", &self.normalize)
             .field("max_length", &self.max_length)
             .field("batch_size", &self.batch_size)
+            .field("threads", &self.pool.as_ref().map(|p| p.current_num_threads()))
+            .field("precision", &self.precision)
             .finish()
     }
 }

@@ -10,8 +10,11 @@
 //!   product against `[h, 3h]`, with the `1/sqrt(head_dim)` scale folded into Q at load;
 //! - attention runs one rayon task per (sequence, head) on strided views of the QKV rows;
 //! - GELU, softmax and residual + layer norm are in-place row kernels that the compiler
-//!   vectorises, compiled for baseline x86-64, AVX2 + FMA and AVX-512 (picked at run time).
+//!   vectorises, compiled for baseline x86-64, AVX2 + FMA and AVX-512 (picked at run time);
+//! - on request ([`BertEncoder::quantize_int8`]) the dense layers run in int8 on AVX-512 VNNI
+//!   ([`crate::int8`]), smoothed with channel maxima measured on a calibration batch.
 
+use crate::int8::QLinear;
 use crate::{candle_err, read_required};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
@@ -156,12 +159,14 @@ pub(crate) fn encoder_prefix(vb: &VarBuilder, cfg: &BertConfig) -> Option<String
     candidates.into_iter().find(|p| vb.contains_tensor(&format!("{p}embeddings.word_embeddings.weight")))
 }
 
-/// A dense layer: `y = x · w + b` with `w` stored `[in, out]` row-major.
+/// A dense layer: `y = x · w + b` with `w` stored `[in, out]` row-major, and optionally its
+/// int8 twin (see [`crate::int8`]), which then computes the products.
 struct Linear {
     w: Vec<f32>,
     b: Vec<f32>,
     inp: usize,
     out: usize,
+    q: Option<QLinear>,
 }
 
 impl Linear {
@@ -173,7 +178,7 @@ impl Linear {
             Some(s) => ((w * s)?, (b * s)?),
             None => (w, b),
         };
-        Ok(Linear { w: w.t()?.contiguous()?.flatten_all()?.to_vec1()?, b: b.to_vec1()?, inp, out })
+        Ok(Linear { w: w.t()?.contiguous()?.flatten_all()?.to_vec1()?, b: b.to_vec1()?, inp, out, q: None })
     }
 
     /// Stacks layers with the same input side by side (`[in, out1 + out2 + ...]`).
@@ -186,11 +191,20 @@ impl Linear {
                 w.extend_from_slice(&p.w[r * p.out..(r + 1) * p.out]);
             }
         }
-        Linear { w, b: parts.iter().flat_map(|p| p.b.iter().copied()).collect(), inp, out }
+        Linear { w, b: parts.iter().flat_map(|p| p.b.iter().copied()).collect(), inp, out, q: None }
     }
 
-    /// `x · w + b` for `rows` rows of `x`, into `y` (resized).
+
+    /// `x · w + b` for `rows` rows of `x`, into `y` (resized): int8 when quantized, else f32.
     fn forward(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) {
+        match &self.q {
+            Some(q) => q.forward(x, rows, y),
+            None => self.forward_f32(x, rows, y),
+        }
+    }
+
+    /// `x · w + b` in f32 (the `gemm` crate, on the current rayon pool).
+    fn forward_f32(&self, x: &[f32], rows: usize, y: &mut Vec<f32>) {
         assert_eq!(x.len(), rows * self.inp, "linear input size");
         y.clear();
         y.reserve(rows * self.out);
@@ -297,7 +311,7 @@ fn get_table(vb: &VarBuilder, rows: usize, cols: usize) -> candle_core::Result<V
 }
 
 impl BertEncoder {
-    /// Loads the encoder under `prefix` of `vb`.
+    /// Loads the encoder under `prefix` of `vb` (f32; see [`quantize_int8`](Self::quantize_int8)).
     pub fn load(vb: &VarBuilder, prefix: &str, cfg: &BertConfig) -> candle_core::Result<BertEncoder> {
         let h = cfg.hidden_size;
         let vb = if prefix.is_empty() { vb.clone() } else { vb.pp(prefix.trim_end_matches('.')) };
@@ -356,6 +370,36 @@ impl BertEncoder {
     /// Runs the encoder: returns the last hidden states, one `hidden`-wide row per token
     /// of the batch (rows in `batch.ids` order).
     pub fn forward(&self, batch: &Batch) -> Result<Vec<f32>> {
+        self.forward_observed(batch, &mut |_, _, _, _| {})
+    }
+
+    /// Replaces the dense layers' f32 weights by int8 ones (see [`crate::int8`]), smoothed
+    /// with the largest activation of each input channel seen on `calibration` (a batch of
+    /// varied text run through the f32 layers first). The caller checks
+    /// [`crate::int8::available`].
+    pub fn quantize_int8(&mut self, calibration: &Batch) -> Result<()> {
+        let mut act_max: Vec<[Vec<f32>; 4]> = self.layers.iter().map(|l| [l.qkv.inp, l.o.inp, l.inter.inp, l.out.inp].map(|k| vec![0f32; k])).collect();
+        self.forward_observed(calibration, &mut |layer, slot, x, k| {
+            let m = &mut act_max[layer][slot];
+            for row in x.chunks(k) {
+                for (a, &v) in m.iter_mut().zip(row) {
+                    *a = a.max(v.abs());
+                }
+            }
+        })?;
+        for (layer, a) in self.layers.iter_mut().zip(&act_max) {
+            for (slot, lin) in [&mut layer.qkv, &mut layer.o, &mut layer.inter, &mut layer.out].into_iter().enumerate() {
+                lin.q = Some(QLinear::new(&lin.w, &lin.b, lin.inp, lin.out, Some(&a[slot])));
+                lin.w = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    /// [`forward`](Self::forward), showing `observe(layer, slot, x, width)` the input `x`
+    /// (rows of `width`) of each dense layer: slot 0 QKV, 1 attention output, 2 intermediate,
+    /// 3 output.
+    fn forward_observed(&self, batch: &Batch, observe: &mut dyn FnMut(usize, usize, &[f32], usize)) -> Result<Vec<f32>> {
         if let Some(&len) = batch.lens.iter().find(|&&len| len > self.max_sequence) {
             return Err(Error::invalid(format!("sequence of {len} tokens exceeds the model's {} positions", self.max_sequence)));
         }
@@ -393,14 +437,18 @@ impl BertEncoder {
         });
 
         let (mut qkv, mut ctx, mut a, mut t, mut o) = (Vec::new(), vec![0f32; n * h], Vec::new(), Vec::new(), Vec::new());
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
+            observe(i, 0, &x, h);
             layer.qkv.forward(&x, n, &mut qkv);
             self.attention(&qkv, &mut ctx, batch);
+            observe(i, 1, &ctx, h);
             layer.o.forward(&ctx, n, &mut a);
             residual_norm(&mut a, &x, &layer.ln1_g, &layer.ln1_b, self.eps);
+            observe(i, 2, &a, h);
             layer.inter.forward(&a, n, &mut t);
             let act = self.act;
             t.par_chunks_mut(4096).for_each(|c| kernels::activation(c, act));
+            observe(i, 3, &t, layer.out.inp);
             layer.out.forward(&t, n, &mut o);
             residual_norm(&mut o, &a, &layer.ln2_g, &layer.ln2_b, self.eps);
             std::mem::swap(&mut x, &mut o);
@@ -426,8 +474,11 @@ impl BertEncoder {
             if len == 0 {
                 return;
             }
-            scores.clear();
-            scores.resize(len * len, 0.0);
+            // gemm overwrites the scores (it does not read them): no need to zero them
+            if scores.len() < len * len {
+                scores.resize(len * len, 0.0);
+            }
+            let scores = &mut scores[..len * len];
             let q = qkv[base * row3 + head * d..].as_ptr();
             let k = qkv[base * row3 + h + head * d..].as_ptr();
             let v = qkv[base * row3 + 2 * h + head * d..].as_ptr();
@@ -488,11 +539,15 @@ mod kernels {
         p / q
     }
 
-    /// `e^x` (Cephes' single-precision polynomial, ~1 ulp), written so that it vectorises.
+    /// `e^x` (Cephes' single-precision polynomial, ~1 ulp), written so that it vectorises:
+    /// `k = round(x / ln 2)` and `2^k` come from adding 1.5 * 2^23 (the integer lands in the
+    /// low mantissa bits), not from a float -> int conversion, whose saturating semantics
+    /// made LLVM compute it one lane at a time.
     #[inline(always)]
     fn exp(x: f32) -> f32 {
+        const SHIFT: f32 = 12_582_912.0;
         let x = x.clamp(-87.0, 88.0);
-        let k = (x * std::f32::consts::LOG2_E + 0.5).floor();
+        let k = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
         let r = x - k * 0.693_359_4 - k * -2.121_944_4e-4;
         let mut p = 1.987_569_1e-4;
         p = p * r + 1.398_199_9e-3;
@@ -501,7 +556,8 @@ mod kernels {
         p = p * r + 1.666_666_5e-1;
         p = p * r + 0.5;
         let e = p * r * r + r + 1.0;
-        e * f32::from_bits(((k as i32 + 127) as u32) << 23)
+        // k + 127 is in [1, 254] (x is clamped): the exponent bits of 2^k
+        e * f32::from_bits((k + (SHIFT + 127.0)).to_bits() << 23)
     }
 
     #[inline(always)]

@@ -34,9 +34,12 @@
 //! # Ok::<(), hektor_core::Error>(())
 //! ```
 //!
-//! ## Threads
+//! ## Threads and precision
 //! Embedding and cross-encoding run their matrix products on rayon's global pool (one
-//! thread per core). GGUF generation runs candle's quantized kernels; candle sizes their
+//! thread per core), or on a pool of the embedder's own ([`BertOptions::threads`]). The
+//! embedder's dense layers can run in int8 on CPUs with AVX-512 VNNI
+//! ([`BertOptions::precision`], [`Precision::Int8`]; about twice the f32 speed, cosine >=
+//! 0.995 to the f32 vectors), picked at run time, f32 elsewhere. GGUF generation runs candle's quantized kernels; candle sizes their
 //! pool once per process from `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else the
 //! core count), see [`GgufOptions::threads`].
 #![warn(missing_docs)]
@@ -49,12 +52,13 @@ mod encoder;
 mod gguf;
 pub mod llm;
 mod gguf_tokenizer;
+mod int8;
 mod lazy;
 mod openai;
 mod stream;
 mod template;
 
-pub use bert::{BertEmbedder, BertOptions, Pooling};
+pub use bert::{BertEmbedder, BertOptions, Pooling, Precision};
 pub use cross::{BertCrossEncoder, CrossEncoderOptions};
 pub use gguf::{GenerationStats, GgufChat, GgufOptions};
 pub use lazy::Lazy;

@@ -6,7 +6,7 @@ mod common;
 use common::{cosine, minilm, temp_dir};
 use hektor_core::rag::models::Embedder;
 use hektor_core::ErrorCode;
-use hektor_models::{BertEmbedder, BertOptions, Pooling};
+use hektor_models::{BertEmbedder, BertOptions, Pooling, Precision};
 use std::sync::OnceLock;
 
 struct Fixture {
@@ -151,4 +151,43 @@ fn embeds_from_several_threads() {
             assert!(cosine(&h.join().unwrap()[0], &want[0]) > 0.99999);
         }
     });
+}
+
+#[test]
+fn int8_stays_within_cosine_0_995_of_f32() {
+    let f = fixture();
+    let texts: Vec<&str> = f.texts.iter().map(|s| s.as_str()).collect();
+    let int8 = BertEmbedder::load(&minilm(), BertOptions { precision: Some(Precision::Int8), ..Default::default() }).unwrap();
+    let f32s = embedder().embed(&texts).unwrap();
+    let got = int8.embed(&texts).unwrap();
+    if int8.precision() != Precision::Int8 {
+        // no AVX-512 VNNI here: the layers stay f32, and so do the vectors
+        assert!(f32s.iter().zip(&got).all(|(a, b)| cosine(a, b) > 0.99999));
+        eprintln!("int8 not available on this CPU: f32 kept");
+        return;
+    }
+    let mut worst = (1.0f64, String::new());
+    for ((text, a), b) in f.texts.iter().zip(&f32s).zip(&got) {
+        let c = cosine(a, b);
+        if c < worst.0 {
+            worst = (c, text.chars().take(40).collect());
+        }
+    }
+    eprintln!("int8: worst cosine to f32 {:.6} ({:?})", worst.0, worst.1);
+    assert!(worst.0 >= 0.995, "int8 worst cosine {} for {:?}", worst.0, worst.1);
+}
+
+#[test]
+fn own_thread_pools_give_the_same_vectors() {
+    let texts = ["threads of its own", "a longer sentence about package managers and their dependency solvers", "x"];
+    let want = embedder().embed(&texts).unwrap();
+    for threads in [1, 3] {
+        let e = BertEmbedder::load(&minilm(), BertOptions { threads: Some(threads), ..Default::default() }).unwrap();
+        let got = e.embed(&texts).unwrap();
+        for (a, b) in want.iter().zip(&got) {
+            assert!(cosine(a, b) > 0.99999, "{threads} threads");
+        }
+    }
+    let bad = BertEmbedder::load(&minilm(), BertOptions { threads: Some(0), ..Default::default() }).unwrap_err();
+    assert_eq!(bad.code(), ErrorCode::InvalidArg);
 }

@@ -8,7 +8,7 @@ use crate::collection::NativeCollection;
 use crate::error::invalid;
 use crate::run::{job, parse_json, Job};
 use hektor_adapters::{AdapterError, FieldMapping, Source, SourceRecord, SourceSpec};
-use hektor_core::{Collection, Error, ErrorCode, Location, Record};
+use hektor_core::{Collection, Error, ErrorCode, Location, Progress, Record};
 use napi::bindgen_prelude::AsyncTask;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -98,6 +98,8 @@ struct IngestOptions {
 
 /// Runs the ingest loop; returns the report as JSON.
 fn run_ingest(col: &Collection, mut src: Box<dyn Source>, opts: IngestOptions, progress: Option<ProgressFn>, cancel: hektor_core::Cancel) -> hektor_core::Result<String> {
+    // shared with the observers of the batches' embedding; released when the last one drops
+    let progress = progress.map(Arc::new);
     let batch = opts.batch_size.unwrap_or(1000);
     if batch == 0 || batch > 100_000 {
         return Err(Error::invalid("batchSize must be between 1 and 100000"));
@@ -139,12 +141,46 @@ fn run_ingest(col: &Collection, mut src: Box<dyn Source>, opts: IngestOptions, p
                 }
             }
         }
+        // while the batch's texts are embedded: the model's first load and the texts
+        // embedded so far reach `onProgress` too (phases `loadingModel`, `modelLoaded`, `embedding`)
+        let observed = match &progress {
+            Some(p) => {
+                let pr = src.progress();
+                let base = json!({
+                    "rows": rows, "upserted": upserted, "skipped": skipped, "bytes": pr.bytes,
+                    "totalRows": pr.total_rows, "totalBytes": pr.total_bytes,
+                });
+                let p = p.clone();
+                cancel.clone().with_observer(move |ev: &Progress| {
+                    let mut v = base.clone();
+                    v["elapsedMs"] = json!(start.elapsed().as_millis() as u64);
+                    match ev {
+                        Progress::ModelLoading { model } => {
+                            v["phase"] = json!("loadingModel");
+                            v["model"] = json!(model);
+                        }
+                        Progress::ModelLoaded { model, load_ms } => {
+                            v["phase"] = json!("modelLoaded");
+                            v["model"] = json!(model);
+                            v["loadMs"] = json!(load_ms);
+                        }
+                        Progress::Embedded { done, total } => {
+                            v["phase"] = json!("embedding");
+                            v["embedded"] = json!(done);
+                            v["toEmbed"] = json!(total);
+                        }
+                    }
+                    p.call(v.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+                })
+            }
+            None => cancel.clone(),
+        };
         // the engine validates a batch as a whole; a bad record is dropped (skip) or
         // reported with its source row (stop), then the rest is written
         while !records.is_empty() {
             cancel.check()?;
             // cancellable inside the batch too, while its texts are embedded
-            match col.upsert_in_batches(records.clone(), usize::MAX, &cancel) {
+            match col.upsert_in_batches(records.clone(), usize::MAX, &observed) {
                 Ok(n) => {
                     upserted += n as u64;
                     break;
@@ -168,7 +204,7 @@ fn run_ingest(col: &Collection, mut src: Box<dyn Source>, opts: IngestOptions, p
         if let Some(p) = &progress {
             let pr = src.progress();
             let ev = json!({
-                "rows": rows, "upserted": upserted, "skipped": skipped, "bytes": pr.bytes,
+                "phase": "batch", "rows": rows, "upserted": upserted, "skipped": skipped, "bytes": pr.bytes,
                 "totalRows": pr.total_rows, "totalBytes": pr.total_bytes,
                 "elapsedMs": start.elapsed().as_millis() as u64,
             });

@@ -8,7 +8,7 @@ use crate::run::parse_json;
 use hektor_core::rag::ask::Rerank;
 use hektor_core::Error;
 use hektor_models::{
-    BertCrossEncoder, BertEmbedder, BertOptions, CrossEncoderOptions, GgufChat, GgufOptions, Lazy, OpenAiChat, OpenAiEmbedder, Pooling,
+    BertCrossEncoder, BertEmbedder, BertOptions, CrossEncoderOptions, GgufChat, GgufOptions, Lazy, OpenAiChat, OpenAiEmbedder, Pooling, Precision,
 };
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
@@ -39,6 +39,8 @@ struct LocalEmbedderJson {
     batch_size: Option<usize>,
     normalize: Option<bool>,
     pooling: Option<String>,
+    threads: Option<usize>,
+    precision: Option<String>,
 }
 
 /// A sentence-embedding model folder (BERT family, sentence-transformers layout), loaded on first use.
@@ -56,7 +58,16 @@ pub fn embedder_local(options_json: String) -> napi::Result<NativeEmbedder> {
         Some("lastToken") => Some(Pooling::LastToken),
         Some(p) => return Err(invalid(format!("unknown pooling '{p}' (mean, cls, max, meanSqrtLen, lastToken)"))),
     };
-    let opts = BertOptions { max_length: j.max_length, batch_size: j.batch_size, normalize: j.normalize, pooling };
+    let precision = match j.precision.as_deref() {
+        None => None,
+        Some("f32") => Some(Precision::F32),
+        Some("int8") => Some(Precision::Int8),
+        Some(p) => return Err(invalid(format!("unknown precision '{p}' (f32, int8)"))),
+    };
+    if j.threads == Some(0) || j.threads.is_some_and(|t| t > 256) {
+        return Err(invalid("threads must be between 1 and 256"));
+    }
+    let opts = BertOptions { max_length: j.max_length, batch_size: j.batch_size, normalize: j.normalize, pooling, threads: j.threads, precision };
     let dimension = BertEmbedder::probe_dimension(&dir, &opts).map_err(to_js)?;
     let description = format!("local:{}", dir.display());
     let lazy = Lazy::new(description, Some(dimension), move || BertEmbedder::load(&dir, opts.clone()));

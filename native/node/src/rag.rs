@@ -150,6 +150,14 @@ impl NativeEmbedder {
         })
     }
 
+    /// Loads the model now if it is a local one not loaded yet; resolves to
+    /// `{"loadMs": <ms this call spent loading, 0 when already loaded>}`.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn ready(&self) -> AsyncTask<Job<String>> {
+        let e = self.inner.clone();
+        job(move || Ok(json!({ "loadMs": e.warm_up(&hektor_core::Cancel::new())? }).to_string()))
+    }
+
     /// A description (model path or name).
     #[napi(getter)]
     pub fn description(&self) -> String {
@@ -225,6 +233,14 @@ impl NativeGenerator {
             cancel.check()?;
             Ok(sink.finish(&out))
         }))
+    }
+
+    /// Loads the model now if it is a local one not loaded yet; resolves to
+    /// `{"loadMs": <ms this call spent loading, 0 when already loaded>}`.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn ready(&self) -> AsyncTask<Job<String>> {
+        let g = self.inner.clone();
+        job(move || Ok(json!({ "loadMs": g.warm_up(&hektor_core::Cancel::new())? }).to_string()))
     }
 
     /// A description (model path or name).

@@ -907,8 +907,9 @@ impl Collection {
         self.embed_cancellable(texts, &Cancel::new())
     }
 
-    /// [`embed`](Self::embed), checking `cancel` before each call to the embedder.
-    fn embed_cancellable(&self, texts: &[&str], cancel: &Cancel) -> Result<Vec<Vec<f32>>> {
+    /// [`embed`](Self::embed), checking `cancel` before each call to the embedder and
+    /// reporting [`Progress::Embedded`](crate::cancel::Progress::Embedded) to its observer after each.
+    pub(crate) fn embed_cancellable(&self, texts: &[&str], cancel: &Cancel) -> Result<Vec<Vec<f32>>> {
         let Some(e) = self.embedder() else { return Err(Error::invalid("no embedder is attached to this collection")) };
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(EMBED_BATCH) {
@@ -917,6 +918,7 @@ impl Collection {
                 return Err(Error::internal(format!("embedder {} returned {} vectors for {} texts", e.describe(), vs.len(), chunk.len())));
             }
             out.extend(vs);
+            cancel.report(crate::cancel::Progress::Embedded { done: out.len(), total: texts.len() });
         }
         Ok(out)
     }

@@ -249,14 +249,22 @@ impl Collection {
     /// so it runs in hybrid mode by default.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
         self.check_readable()?;
-        let wants_vector = q.mode != Some(Mode::Text) || q.max_distance.is_some();
-        if q.vector.is_none() && wants_vector && self.embedder().is_some() {
-            if let Some(t) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
-                let v = self.embed(&[t])?.pop();
-                return self.search_prepared(&SearchQuery { vector: v, ..q.clone() });
-            }
+        if let Some(t) = self.text_to_embed(q) {
+            let v = self.embed(&[t])?.pop();
+            return self.search_prepared(&SearchQuery { vector: v, ..q.clone() });
         }
         self.search_prepared(q)
+    }
+
+    /// The text of `q` that [`search`](Self::search) embeds: a query text without a vector,
+    /// when an embedder is attached and the mode or `max_distance` wants a query vector.
+    fn text_to_embed<'q>(&self, q: &'q SearchQuery) -> Option<&'q str> {
+        let wants_vector = q.mode != Some(Mode::Text) || q.max_distance.is_some();
+        if q.vector.is_none() && wants_vector && self.embedder().is_some() {
+            q.text.as_deref().filter(|t| !t.trim().is_empty())
+        } else {
+            None
+        }
     }
 
     fn search_prepared(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
@@ -385,13 +393,26 @@ impl Collection {
     }
 
     /// Runs many queries in parallel (rayon); stops early with `ERR_ABORTED` when cancelled.
+    /// The query texts to embed (see [`search`](Self::search)) are embedded first, all in
+    /// one call to the embedder (a local model batches them), not one call per query.
     pub fn search_batch(&self, queries: &[SearchQuery], cancel: &Cancel) -> Result<Vec<Vec<Hit>>> {
         self.check_readable()?;
+        let (idx, texts): (Vec<usize>, Vec<&str>) = queries.iter().enumerate().filter_map(|(i, q)| Some((i, self.text_to_embed(q)?))).unzip();
+        let mut vectors: Vec<Option<Vec<f32>>> = vec![None; queries.len()];
+        if !texts.is_empty() {
+            for (i, v) in idx.into_iter().zip(self.embed_cancellable(&texts, cancel)?) {
+                vectors[i] = Some(v);
+            }
+        }
         queries
             .par_iter()
-            .map(|q| {
+            .zip(vectors)
+            .map(|(q, v)| {
                 cancel.check()?;
-                self.search(q)
+                match v {
+                    Some(v) => self.search_prepared(&SearchQuery { vector: Some(v), ..q.clone() }),
+                    None => self.search_prepared(q),
+                }
             })
             .collect()
     }

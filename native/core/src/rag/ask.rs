@@ -110,15 +110,19 @@ pub struct Citation {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
+    /// Loading models on their first use (the collection's embedder, a cross-encoder, the
+    /// generator), waiting for a load another call started included; 0 when every model
+    /// was already loaded. The other stages never include a load.
+    pub load_ms: f64,
     /// Embedding the question.
     pub embed_ms: f64,
     /// Retrieval.
     pub retrieve_ms: f64,
     /// Reranking.
     pub rerank_ms: f64,
-    /// Generation (prompt processing + decoding).
+    /// Generation (prompt processing + decoding; the model's load is in `load_ms`).
     pub generate_ms: f64,
-    /// Until the first generated text.
+    /// From the start of the call until the first generated text (`load_ms` included).
     pub first_token_ms: Option<f64>,
     /// Grounding check.
     pub grounding_ms: f64,
@@ -190,6 +194,15 @@ pub fn ask(
         return Err(Error::invalid("k must be between 1 and 100"));
     }
     opts.template.validate()?;
+    // 0. models not loaded yet load now, timed apart from the stages (the generator's below)
+    let mut load_ms = match col.embedder() {
+        Some(e) => e.warm_up(cancel)?,
+        None => 0.0,
+    };
+    if let Rerank::Model(m) = rerank {
+        load_ms += m.warm_up(cancel)?;
+    }
+    cancel.check()?;
     // 1. the question's vector
     let t = Instant::now();
     let qv = match (col.embedder(), opts.mode) {
@@ -269,6 +282,8 @@ pub fn ask(
     // 4-5. prompt and generate
     let passages: Vec<&str> = contexts.iter().map(|c| c.text.as_str()).collect();
     let messages = opts.template.render(question, &passages);
+    load_ms += generator.warm_up(cancel)?;
+    cancel.check()?;
     let t = Instant::now();
     let mut first_token = None;
     let mut first_at: Option<Instant> = None;
@@ -320,7 +335,7 @@ pub fn ask(
         invalid_citations: cites.invalid,
         contexts,
         grounding,
-        timings: Timings { embed_ms, retrieve_ms, rerank_ms, generate_ms, first_token_ms: first_token, grounding_ms, total_ms: ms(t0), tokens_per_second },
+        timings: Timings { load_ms: (load_ms * 1e3).round() / 1e3, embed_ms, retrieve_ms, rerank_ms, generate_ms, first_token_ms: first_token, grounding_ms, total_ms: ms(t0), tokens_per_second },
         prompt_tokens: gen.prompt_tokens,
         completion_tokens: gen.completion_tokens,
         finish_reason: gen.finish_reason,

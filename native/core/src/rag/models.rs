@@ -25,12 +25,30 @@ pub trait Embedder: Send + Sync {
     }
     /// A short description (model name or path) for stats and errors; never a secret.
     fn describe(&self) -> String;
+    /// Loads whatever the model needs before it can serve (a local model's weights on
+    /// first use), reporting [`ModelLoading`](crate::cancel::Progress::ModelLoading) /
+    /// [`ModelLoaded`](crate::cancel::Progress::ModelLoaded) to
+    /// `cancel`'s observer. Returns the milliseconds this call spent loading or waiting for
+    /// a load: 0 when the model was already loaded, and always 0 for models with nothing to
+    /// load (HTTP clients, callbacks), which is the default.
+    fn warm_up(&self, _cancel: &Cancel) -> Result<f64> {
+        Ok(0.0)
+    }
 }
 
 /// Scores (query, passage) pairs; higher is more relevant.
 pub trait CrossEncoder: Send + Sync {
     /// One score per passage.
     fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>>;
+    /// Loads whatever the model needs before it can serve (a local model's weights on
+    /// first use), reporting [`ModelLoading`](crate::cancel::Progress::ModelLoading) /
+    /// [`ModelLoaded`](crate::cancel::Progress::ModelLoaded) to
+    /// `cancel`'s observer. Returns the milliseconds this call spent loading or waiting for
+    /// a load: 0 when the model was already loaded, and always 0 for models with nothing to
+    /// load (HTTP clients, callbacks), which is the default.
+    fn warm_up(&self, _cancel: &Cancel) -> Result<f64> {
+        Ok(0.0)
+    }
 }
 
 /// Sampling and stopping parameters of a generation.
@@ -102,4 +120,13 @@ pub trait Generator: Send + Sync {
     fn generate(&self, messages: &[Message], opts: &GenerateOptions, on_token: &mut dyn FnMut(&str) -> bool) -> Result<Generation>;
     /// A short description (model name or path); never a secret.
     fn describe(&self) -> String;
+    /// Loads whatever the model needs before it can serve (a local model's weights on
+    /// first use), reporting [`ModelLoading`](crate::cancel::Progress::ModelLoading) /
+    /// [`ModelLoaded`](crate::cancel::Progress::ModelLoaded) to
+    /// `cancel`'s observer. Returns the milliseconds this call spent loading or waiting for
+    /// a load: 0 when the model was already loaded, and always 0 for models with nothing to
+    /// load (HTTP clients, callbacks), which is the default.
+    fn warm_up(&self, _cancel: &Cancel) -> Result<f64> {
+        Ok(0.0)
+    }
 }
