@@ -7,7 +7,7 @@
 //! last run repeats the previous prompt to show what that reuse saves.
 
 use hektor_core::rag::models::GenerateOptions;
-use hektor_core::rag::prompt::{Message, Template};
+use hektor_core::rag::prompt::Template;
 use hektor_models::{GgufChat, GgufOptions};
 use std::path::PathBuf;
 

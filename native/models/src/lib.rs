@@ -3,7 +3,7 @@
 //! The model-backed stages of hektor's answer pipeline, behind the traits of
 //! [`hektor_core::rag::models`]:
 //!
-//! | stage | in-process (candle, pure Rust) | over HTTP (OpenAI-compatible) |
+//! | stage | in-process (pure Rust) | over HTTP (OpenAI-compatible) |
 //! | --- | --- | --- |
 //! | [`Embedder`](hektor_core::rag::models::Embedder) | [`BertEmbedder`]: a sentence-transformers folder (BERT family) | [`OpenAiEmbedder`] |
 //! | [`CrossEncoder`](hektor_core::rag::models::CrossEncoder) | [`BertCrossEncoder`]: a BERT sequence-classification folder | (none: rerank with a JS callback) |
@@ -39,9 +39,9 @@
 //! thread per core), or on a pool of the embedder's own ([`BertOptions::threads`]). The
 //! embedder's dense layers can run in int8 on CPUs with AVX-512 VNNI
 //! ([`BertOptions::precision`], [`Precision::Int8`]; about twice the f32 speed, cosine >=
-//! 0.995 to the f32 vectors), picked at run time, f32 elsewhere. GGUF generation runs candle's quantized kernels; candle sizes their
-//! pool once per process from `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else the
-//! core count), see [`GgufOptions::threads`].
+//! 0.995 to the f32 vectors), picked at run time, f32 elsewhere. GGUF generation runs on hektor's own engine
+//! ([`llm`]: quantized weights, 8-bit integer kernels, a thread pool of the model's own,
+//! [`GgufOptions::threads`]; candle only reads the GGUF container).
 #![warn(missing_docs)]
 // hektor_core::Error (code, message, location, causes) is the project-wide error type.
 #![allow(clippy::result_large_err)]
@@ -50,10 +50,10 @@ mod bert;
 mod cross;
 mod encoder;
 mod gguf;
-pub mod llm;
 mod gguf_tokenizer;
 mod int8;
 mod lazy;
+pub mod llm;
 mod openai;
 mod stream;
 mod template;

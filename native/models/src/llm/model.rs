@@ -8,7 +8,7 @@
 //! cache prefix: a kept KV cache never changes an answer. Work is split over a [`Pool`].
 
 use super::pool::Pool;
-use super::quant::{round_f16, QKind, QMatrix, QVec, QK};
+use super::quant::{round_f16_slice, QKind, QMatrix, QVec, QK};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::GgmlDType;
 use candle_core::Device;
@@ -435,15 +435,12 @@ impl Model {
             }
             // Keys, values, queries and attention weights at f16 precision, as in
             // llama.cpp's default f16 KV cache (it converts the other operand to f16 too).
-            for (c, x) in cache.k[l][pos0 * kvd..(pos0 + t) * kvd].iter_mut().zip(&k) {
-                *c = round_f16(*x);
-            }
-            for (c, x) in cache.v[l][pos0 * kvd..(pos0 + t) * kvd].iter_mut().zip(&v) {
-                *c = round_f16(*x);
-            }
-            for x in q.iter_mut() {
-                *x = round_f16(*x);
-            }
+            let (kr, vr) = (&mut cache.k[l][pos0 * kvd..(pos0 + t) * kvd], &mut cache.v[l][pos0 * kvd..(pos0 + t) * kvd]);
+            kr.copy_from_slice(&k);
+            vr.copy_from_slice(&v);
+            round_f16_slice(kr);
+            round_f16_slice(vr);
+            round_f16_slice(&mut q);
             let (kc, vc) = (&cache.k[l][..], &cache.v[l][..]);
             let out = Out(att.as_mut_ptr());
             let q = &q;
@@ -468,8 +465,12 @@ impl Model {
                     }
                     o.fill(0.0);
                     let inv = (1.0 / sum) as f32;
+                    for w in s.iter_mut() {
+                        *w *= inv;
+                    }
+                    round_f16_slice(s);
                     for (p, &w) in s.iter().enumerate() {
-                        axpy(round_f16(w * inv), &vc[p * kvd + g * hd..p * kvd + (g + 1) * hd], o);
+                        axpy(w, &vc[p * kvd + g * hd..p * kvd + (g + 1) * hd], o);
                     }
                 });
             });

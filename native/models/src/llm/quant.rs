@@ -258,6 +258,18 @@ pub fn round_f16(x: f32) -> f32 {
     half::f16::from_f32(x).to_f32()
 }
 
+/// [`round_f16`] on every value (eight at a time with F16C; the same bits either way).
+pub fn round_f16_slice(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa() != Isa::Scalar {
+        // SAFETY: the CPU has F16C (isa() checked it).
+        return unsafe { x86::round_f16_avx2(x) };
+    }
+    for v in x {
+        *v = round_f16(*v);
+    }
+}
+
 impl QMatrix {
     /// `out[i * stride + (r - rows.start)] = row(r) . xs[i]` for every token `i` and row
     /// `r` of `rows`: four tokens at a time share each unpacked weight block. Every value
@@ -377,11 +389,19 @@ unsafe fn dot_row(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[u16], wm: &
     }
 }
 
-/// Q4_1's `sum(m_w * d_x * sum(q_x))` part.
+/// Q4_1's `sum(m_w * d_x * sum(q_x))` part, summed in block order (with F16C converting
+/// the minima where the CPU has it: one by one in software it cost more than the integer
+/// dot product itself).
 #[inline]
 fn min_term(kind: QKind, wm: &[u16], s: &[f32]) -> f32 {
     if kind != QKind::Q4_1 {
         return 0.0;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa() != Isa::Scalar {
+        // SAFETY: the CPU has AVX2, FMA and F16C (isa() checked them); the slices are read
+        // within their lengths.
+        return unsafe { x86::min_term_avx2(wm, s) };
     }
     wm.iter().zip(s).map(|(&m, s)| h2f(m) * s).sum()
 }
@@ -416,12 +436,6 @@ mod x86 {
         _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(*p as i32)))
     }
 
-    /// Two consecutive f16 scales as the low lanes of an f32 vector.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn h2(p: *const u16) -> __m128 {
-        _mm_cvtph_ps(_mm_cvtsi32_si128((p as *const i32).read_unaligned()))
-    }
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -467,55 +481,33 @@ mod x86 {
         _mm256_madd_epi16(p16, ones)
     }
 
-    /// AVX2 kernel: `sum_b wd[b] * xd[b] * (w_b . x_b)`.
+    /// AVX2 kernel: `sum_b wd[b] * xd[b] * (w_b . x_b)`, blocks accumulated in order into
+    /// one 8-lane sum, as llama.cpp's AVX2 kernels do (so that rounding agrees with it).
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_avx2(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: *const i8, xd: *const f32) -> f32 {
-        let mut acc0 = _mm256_setzero_ps();
-        let mut acc1 = _mm256_setzero_ps();
-        let mut b = 0;
-        while b + 1 < nb {
-            let p0 = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
-            let p1 = block_dot_avx2(kind, load_w(kind, wq, b + 1), _mm256_loadu_si256(xq.add((b + 1) * QK) as *const __m256i));
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b + 1)) * *xd.add(b + 1)), _mm256_cvtepi32_ps(p1), acc1);
-            b += 2;
+        let mut acc = _mm256_setzero_ps();
+        for b in 0..nb {
+            let p = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p), acc);
         }
-        if b < nb {
-            let p0 = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p0), acc0);
-        }
-        hsum256(_mm256_add_ps(acc0, acc1))
+        hsum256(acc)
     }
 
     /// [`dot_avx2`] for four vectors at once, each summed in exactly the same order.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_avx2_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
-        let mut acc0 = [_mm256_setzero_ps(); 4];
-        let mut acc1 = [_mm256_setzero_ps(); 4];
-        let mut b = 0;
-        while b + 1 < nb {
-            let w0 = load_w(kind, wq, b);
-            let w1 = load_w(kind, wq, b + 1);
-            let (d0, d1) = (h1(wd.add(b)), h1(wd.add(b + 1)));
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let w = load_w(kind, wq, b);
+            let d = h1(wd.add(b));
             for i in 0..4 {
-                let p0 = block_dot_avx2(kind, w0, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
-                let p1 = block_dot_avx2(kind, w1, _mm256_loadu_si256(xq[i].add((b + 1) * QK) as *const __m256i));
-                acc0[i] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * *xd[i].add(b)), _mm256_cvtepi32_ps(p0), acc0[i]);
-                acc1[i] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * *xd[i].add(b + 1)), _mm256_cvtepi32_ps(p1), acc1[i]);
-            }
-            b += 2;
-        }
-        if b < nb {
-            let w0 = load_w(kind, wq, b);
-            let d0 = h1(wd.add(b));
-            for i in 0..4 {
-                let p0 = block_dot_avx2(kind, w0, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
-                acc0[i] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * *xd[i].add(b)), _mm256_cvtepi32_ps(p0), acc0[i]);
+                let p = block_dot_avx2(kind, w, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
+                acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * *xd[i].add(b)), _mm256_cvtepi32_ps(p), acc[i]);
             }
         }
         let mut out = [0f32; 4];
         for i in 0..4 {
-            out[i] = hsum256(_mm256_add_ps(acc0[i], acc1[i]));
+            out[i] = hsum256(acc[i]);
         }
         out
     }
@@ -523,33 +515,81 @@ mod x86 {
     /// [`dot_avx512`] for four vectors at once, each summed in exactly the same order.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     pub unsafe fn dot_avx512_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
-        let mut acc = [_mm512_setzero_ps(); 4];
-        let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        let mut acc = [_mm256_setzero_ps(); 4];
         let zero = _mm512_setzero_si512();
         let mut b = 0;
         while b + 1 < nb {
             let w = load_w2(kind, wq, b);
             let neg = _mm512_movepi8_mask(w);
             let aw = if kind == QKind::Q4_1 { w } else { _mm512_abs_epi8(w) };
-            let wd2 = h2(wd.add(b));
+            let (d0, d1) = (h1(wd.add(b)), h1(wd.add(b + 1)));
             for i in 0..4 {
                 let x = _mm512_loadu_si512(xq[i].add(b * QK) as *const _);
                 let sx = if kind == QKind::Q4_1 { x } else { _mm512_mask_sub_epi8(x, neg, zero, x) };
-                let p = _mm512_dpbusd_epi32(zero, aw, sx);
-                let s2 = _mm_mul_ps(wd2, _mm_castpd_ps(_mm_load_sd(xd[i].add(b) as *const f64)));
-                let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s2));
-                acc[i] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc[i]);
+                let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, aw, sx));
+                acc[i] = two_blocks(acc[i], f, d0 * *xd[i].add(b), d1 * *xd[i].add(b + 1));
             }
             b += 2;
         }
-        let mut out = [0f32; 4];
-        for i in 0..4 {
-            out[i] = _mm512_reduce_add_ps(acc[i]);
-            if b < nb {
-                out[i] += dot_avx2(kind, 1, wq.add(b * if kind == QKind::Q8_0 { QK } else { 16 }), wd.add(b), xq[i].add(b * QK), xd[i].add(b));
+        if b < nb {
+            let w = load_w(kind, wq, b);
+            let d = h1(wd.add(b));
+            for i in 0..4 {
+                let p = block_dot_avx2(kind, w, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
+                acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * *xd[i].add(b)), _mm256_cvtepi32_ps(p), acc[i]);
             }
         }
+        let mut out = [0f32; 4];
+        for i in 0..4 {
+            out[i] = hsum256(acc[i]);
+        }
         out
+    }
+
+    /// Adds two blocks' scaled sums (lanes 0-7 and 8-15 of `f`) to `acc`, first then second.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    unsafe fn two_blocks(acc: __m256, f: __m512, s0: f32, s1: f32) -> __m256 {
+        let lo = _mm512_castps512_ps256(f);
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1));
+        let acc = _mm256_fmadd_ps(_mm256_set1_ps(s0), lo, acc);
+        _mm256_fmadd_ps(_mm256_set1_ps(s1), hi, acc)
+    }
+
+    /// Rounds every value to f16 precision (round to nearest even, as `half` does).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn round_f16_avx2(x: &mut [f32]) {
+        let mut chunks = x.chunks_exact_mut(8);
+        for c in &mut chunks {
+            let v = _mm256_loadu_ps(c.as_ptr());
+            let r = _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v));
+            _mm256_storeu_ps(c.as_mut_ptr(), r);
+        }
+        for v in chunks.into_remainder() {
+            *v = super::round_f16(*v);
+        }
+    }
+
+    /// `sum(f16(wm[i]) * s[i])` added up in order (as llama.cpp does), the f16 values
+    /// converted eight at a time.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn min_term_avx2(wm: &[u16], s: &[f32]) -> f32 {
+        let n = wm.len().min(s.len());
+        let mut sum = 0f32;
+        let mut m = [0f32; 8];
+        let mut i = 0;
+        while i + 8 <= n {
+            _mm256_storeu_ps(m.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(wm.as_ptr().add(i) as *const __m128i)));
+            for j in 0..8 {
+                sum += m[j] * s[i + j];
+            }
+            i += 8;
+        }
+        while i < n {
+            sum += h1(wm.as_ptr().add(i)) * s[i];
+            i += 1;
+        }
+        sum
     }
 
     /// 64 weights of blocks `b` and `b + 1` as bytes (signed, or unsigned nibbles for Q4_1).
@@ -575,12 +615,11 @@ mod x86 {
         }
     }
 
-    /// AVX-512 VNNI kernel: two blocks per `vpdpbusd`.
+    /// AVX-512 VNNI kernel: two blocks per `vpdpbusd`, their sums added in block order to
+    /// one 8-lane accumulator like [`dot_avx2`] (the same bits).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     pub unsafe fn dot_avx512(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: *const i8, xd: *const f32) -> f32 {
-        let mut acc = _mm512_setzero_ps();
-        // Lanes 0-7 take the first block's scale, lanes 8-15 the second's.
-        let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        let mut acc = _mm256_setzero_ps();
         let zero = _mm512_setzero_si512();
         let mut b = 0;
         while b + 1 < nb {
@@ -591,20 +630,16 @@ mod x86 {
             } else {
                 // |w| (unsigned) times x with w's sign.
                 let neg = _mm512_movepi8_mask(w);
-                let ax = _mm512_abs_epi8(w);
-                let sx = _mm512_mask_sub_epi8(x, neg, zero, x);
-                _mm512_dpbusd_epi32(zero, ax, sx)
+                _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(w), _mm512_mask_sub_epi8(x, neg, zero, x))
             };
-            let s2 = _mm_mul_ps(h2(wd.add(b)), _mm_castpd_ps(_mm_load_sd(xd.add(b) as *const f64)));
-            let scale = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s2));
-            acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(p), acc);
+            acc = two_blocks(acc, _mm512_cvtepi32_ps(p), h1(wd.add(b)) * *xd.add(b), h1(wd.add(b + 1)) * *xd.add(b + 1));
             b += 2;
         }
-        let mut sum = _mm512_reduce_add_ps(acc);
         if b < nb {
-            sum += dot_avx2(kind, 1, wq.add(b * if kind == QKind::Q8_0 { QK } else { 16 }), wd.add(b), xq.add(b * QK), xd.add(b));
+            let p = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p), acc);
         }
-        sum
+        hsum256(acc)
     }
 }
 
@@ -690,6 +725,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The vector f16 rounding gives the bits of the scalar one, specials included.
+    #[test]
+    fn f16_rounding_agrees() {
+        let mut seed = 5u64;
+        let mut x: Vec<f32> = (0..1000).map(|i| lcg(&mut seed) * 10f32.powi(i % 12 - 6)).collect();
+        x.extend([0.0, -0.0, 65504.0, 65520.0, 1e9, -1e9, 6e-8, 3e-8, f32::INFINITY, f32::MIN_POSITIVE]);
+        let want: Vec<u32> = x.iter().map(|&v| round_f16(v).to_bits()).collect();
+        round_f16_slice(&mut x);
+        assert_eq!(x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want);
     }
 
     /// Q8_0 quantization keeps each value within half a step.
