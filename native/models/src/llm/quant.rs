@@ -293,9 +293,9 @@ impl QMatrix {
                 let wq = &self.qs[b0 * qb..(b0 + nb) * qb];
                 let wd = &self.d[b0..b0 + nb];
                 let wm = if self.kind == QKind::Q4_1 { &self.m[b0..b0 + nb] } else { &[][..] };
-                let v = dot_row_x4(isa, self.kind, nb, wq, wd, x4);
+                let v = dot_row_x4(isa, self.kind, nb, wq, wd, wm, x4);
                 for (j, v) in v.iter().enumerate() {
-                    *out.add((i + j) * stride + r - rows.start) = v + min_term(self.kind, wm, &x4[j].s);
+                    *out.add((i + j) * stride + r - rows.start) = *v;
                 }
             }
             i += 4;
@@ -307,18 +307,19 @@ impl QMatrix {
     }
 }
 
-/// Four tokens' dot products with one row (without Q4_1's minimum term).
+/// Four tokens' dot products with one row.
 ///
 /// # Safety
 /// As [`dot_row`]; `isa` is not scalar.
-unsafe fn dot_row_x4(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[u16], x: [&QVec; 4]) -> [f32; 4] {
+unsafe fn dot_row_x4(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[u16], wm: &[u16], x: [&QVec; 4]) -> [f32; 4] {
     let xq = [x[0].qs.as_ptr(), x[1].qs.as_ptr(), x[2].qs.as_ptr(), x[3].qs.as_ptr()];
     let xd = [x[0].d.as_ptr(), x[1].d.as_ptr(), x[2].d.as_ptr(), x[3].d.as_ptr()];
+    let xs = [x[0].s.as_ptr(), x[1].s.as_ptr(), x[2].s.as_ptr(), x[3].s.as_ptr()];
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512Vnni => x86::dot_avx512_x4(kind, nb, wq.as_ptr(), wd.as_ptr(), xq, xd),
+        Isa::Avx512Vnni => x86::dot_avx512_x4(kind, nb, wq.as_ptr(), wd.as_ptr(), wm.as_ptr(), xq, xd, xs),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::dot_avx2_x4(kind, nb, wq.as_ptr(), wd.as_ptr(), xq, xd),
+        Isa::Avx2 => x86::dot_avx2_x4(kind, nb, wq.as_ptr(), wd.as_ptr(), wm.as_ptr(), xq, xd, xs),
         _ => unreachable!("no 4-token kernel for {isa:?}"),
     }
 }
@@ -382,28 +383,25 @@ impl QVec {
 unsafe fn dot_row(isa: Isa, kind: QKind, nb: usize, wq: &[u8], wd: &[u16], wm: &[u16], x: &QVec) -> f32 {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512Vnni => x86::dot_avx512(kind, nb, wq.as_ptr(), wd.as_ptr(), x.qs.as_ptr(), x.d.as_ptr()) + min_term(kind, wm, &x.s),
+        Isa::Avx512Vnni => x86::dot_avx512(kind, nb, wq.as_ptr(), wd.as_ptr(), wm.as_ptr(), x.qs.as_ptr(), x.d.as_ptr(), x.s.as_ptr()),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::dot_avx2(kind, nb, wq.as_ptr(), wd.as_ptr(), x.qs.as_ptr(), x.d.as_ptr()) + min_term(kind, wm, &x.s),
+        Isa::Avx2 => x86::dot_avx2(kind, nb, wq.as_ptr(), wd.as_ptr(), wm.as_ptr(), x.qs.as_ptr(), x.d.as_ptr(), x.s.as_ptr()),
         _ => dot_scalar(kind, nb, wq, wd, &x.qs, &x.d) + min_term(kind, wm, &x.s),
     }
 }
 
-/// Q4_1's `sum(m_w * d_x * sum(q_x))` part, summed in block order (with F16C converting
-/// the minima where the CPU has it: one by one in software it cost more than the integer
-/// dot product itself).
+/// Q4_1's `sum(m_w * d_x * sum(q_x))` part of the portable kernel, summed in block order
+/// (the SIMD kernels sum it in their block loop, converting the minima with F16C).
 #[inline]
 fn min_term(kind: QKind, wm: &[u16], s: &[f32]) -> f32 {
     if kind != QKind::Q4_1 {
         return 0.0;
     }
-    #[cfg(target_arch = "x86_64")]
-    if isa() != Isa::Scalar {
-        // SAFETY: the CPU has AVX2, FMA and F16C (isa() checked them); the slices are read
-        // within their lengths.
-        return unsafe { x86::min_term_avx2(wm, s) };
+    let mut sum = 0f32;
+    for (&m, s) in wm.iter().zip(s) {
+        sum += h2f(m) * s;
     }
-    wm.iter().zip(s).map(|(&m, s)| h2f(m) * s).sum()
+    sum
 }
 
 /// The portable kernel (also the reference the SIMD kernels are tested against).
@@ -484,19 +482,29 @@ mod x86 {
     /// AVX2 kernel: `sum_b wd[b] * xd[b] * (w_b . x_b)`, blocks accumulated in order into
     /// one 8-lane sum, as llama.cpp's AVX2 kernels do (so that rounding agrees with it).
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot_avx2(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: *const i8, xd: *const f32) -> f32 {
+    ///
+    /// For Q4_1, `wm` and `xs` are the blocks' minima and activation sums (the minimum term
+    /// is summed in the same loop, in block order); for other kinds they are not read.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn dot_avx2(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, wm: *const u16, xq: *const i8, xd: *const f32, xs: *const f32) -> f32 {
         let mut acc = _mm256_setzero_ps();
+        let mut summs = 0f32;
         for b in 0..nb {
             let p = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
             acc = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p), acc);
+            if kind == QKind::Q4_1 {
+                summs += h1(wm.add(b)) * *xs.add(b);
+            }
         }
-        hsum256(acc)
+        hsum256(acc) + summs
     }
 
     /// [`dot_avx2`] for four vectors at once, each summed in exactly the same order.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot_avx2_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn dot_avx2_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, wm: *const u16, xq: [*const i8; 4], xd: [*const f32; 4], xs: [*const f32; 4]) -> [f32; 4] {
         let mut acc = [_mm256_setzero_ps(); 4];
+        let mut summs = [0f32; 4];
         for b in 0..nb {
             let w = load_w(kind, wq, b);
             let d = h1(wd.add(b));
@@ -504,18 +512,26 @@ mod x86 {
                 let p = block_dot_avx2(kind, w, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
                 acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * *xd[i].add(b)), _mm256_cvtepi32_ps(p), acc[i]);
             }
+            if kind == QKind::Q4_1 {
+                let m = h1(wm.add(b));
+                for i in 0..4 {
+                    summs[i] += m * *xs[i].add(b);
+                }
+            }
         }
         let mut out = [0f32; 4];
         for i in 0..4 {
-            out[i] = hsum256(acc[i]);
+            out[i] = hsum256(acc[i]) + summs[i];
         }
         out
     }
 
     /// [`dot_avx512`] for four vectors at once, each summed in exactly the same order.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub unsafe fn dot_avx512_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: [*const i8; 4], xd: [*const f32; 4]) -> [f32; 4] {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn dot_avx512_x4(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, wm: *const u16, xq: [*const i8; 4], xd: [*const f32; 4], xs: [*const f32; 4]) -> [f32; 4] {
         let mut acc = [_mm256_setzero_ps(); 4];
+        let mut summs = [0f32; 4];
         let zero = _mm512_setzero_si512();
         let mut b = 0;
         while b + 1 < nb {
@@ -529,6 +545,13 @@ mod x86 {
                 let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, aw, sx));
                 acc[i] = two_blocks(acc[i], f, d0 * *xd[i].add(b), d1 * *xd[i].add(b + 1));
             }
+            if kind == QKind::Q4_1 {
+                let (m0, m1) = (h1(wm.add(b)), h1(wm.add(b + 1)));
+                for i in 0..4 {
+                    summs[i] += m0 * *xs[i].add(b);
+                    summs[i] += m1 * *xs[i].add(b + 1);
+                }
+            }
             b += 2;
         }
         if b < nb {
@@ -537,11 +560,14 @@ mod x86 {
             for i in 0..4 {
                 let p = block_dot_avx2(kind, w, _mm256_loadu_si256(xq[i].add(b * QK) as *const __m256i));
                 acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(d * *xd[i].add(b)), _mm256_cvtepi32_ps(p), acc[i]);
+                if kind == QKind::Q4_1 {
+                    summs[i] += h1(wm.add(b)) * *xs[i].add(b);
+                }
             }
         }
         let mut out = [0f32; 4];
         for i in 0..4 {
-            out[i] = hsum256(acc[i]);
+            out[i] = hsum256(acc[i]) + summs[i];
         }
         out
     }
@@ -570,28 +596,6 @@ mod x86 {
         }
     }
 
-    /// `sum(f16(wm[i]) * s[i])` added up in order (as llama.cpp does), the f16 values
-    /// converted eight at a time.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn min_term_avx2(wm: &[u16], s: &[f32]) -> f32 {
-        let n = wm.len().min(s.len());
-        let mut sum = 0f32;
-        let mut m = [0f32; 8];
-        let mut i = 0;
-        while i + 8 <= n {
-            _mm256_storeu_ps(m.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(wm.as_ptr().add(i) as *const __m128i)));
-            for j in 0..8 {
-                sum += m[j] * s[i + j];
-            }
-            i += 8;
-        }
-        while i < n {
-            sum += h1(wm.as_ptr().add(i)) * s[i];
-            i += 1;
-        }
-        sum
-    }
-
     /// 64 weights of blocks `b` and `b + 1` as bytes (signed, or unsigned nibbles for Q4_1).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
@@ -618,8 +622,10 @@ mod x86 {
     /// AVX-512 VNNI kernel: two blocks per `vpdpbusd`, their sums added in block order to
     /// one 8-lane accumulator like [`dot_avx2`] (the same bits).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub unsafe fn dot_avx512(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, xq: *const i8, xd: *const f32) -> f32 {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn dot_avx512(kind: QKind, nb: usize, wq: *const u8, wd: *const u16, wm: *const u16, xq: *const i8, xd: *const f32, xs: *const f32) -> f32 {
         let mut acc = _mm256_setzero_ps();
+        let mut summs = 0f32;
         let zero = _mm512_setzero_si512();
         let mut b = 0;
         while b + 1 < nb {
@@ -633,13 +639,20 @@ mod x86 {
                 _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(w), _mm512_mask_sub_epi8(x, neg, zero, x))
             };
             acc = two_blocks(acc, _mm512_cvtepi32_ps(p), h1(wd.add(b)) * *xd.add(b), h1(wd.add(b + 1)) * *xd.add(b + 1));
+            if kind == QKind::Q4_1 {
+                summs += h1(wm.add(b)) * *xs.add(b);
+                summs += h1(wm.add(b + 1)) * *xs.add(b + 1);
+            }
             b += 2;
         }
         if b < nb {
             let p = block_dot_avx2(kind, load_w(kind, wq, b), _mm256_loadu_si256(xq.add(b * QK) as *const __m256i));
             acc = _mm256_fmadd_ps(_mm256_set1_ps(h1(wd.add(b)) * *xd.add(b)), _mm256_cvtepi32_ps(p), acc);
+            if kind == QKind::Q4_1 {
+                summs += h1(wm.add(b)) * *xs.add(b);
+            }
         }
-        hsum256(acc)
+        hsum256(acc) + summs
     }
 }
 
