@@ -51,6 +51,9 @@ pub struct ParquetSource {
     total_rows: u64,
     total_bytes: Option<u64>,
     bytes: Arc<AtomicU64>,
+    /// A row group found corrupt before reading (see [`check_dictionaries`]): the groups
+    /// before it are read, then this error ends the stream at its first row.
+    deferred: Option<AdapterError>,
 }
 
 impl std::fmt::Debug for ParquetSource {
@@ -85,6 +88,7 @@ impl ParquetSource {
         let Some(len) = len else {
             return Err(bad_option("a Parquet file must be a regular file (its footer is read first)".into()));
         };
+        let check = file.try_clone().map_err(|e| AdapterError::new(AdapterErrorCode::Io, format!("cannot read the file: {e}"), at()))?;
         let bytes = Arc::new(AtomicU64::new(0));
         let chunk = CountingFile::new(file, len, bytes.clone());
         let builder =
@@ -117,8 +121,15 @@ impl ParquetSource {
                 list.clone()
             }
         };
+        let total_rows = selected.iter().map(|&g| starts[g].1).sum();
+        let (selected, deferred) = match guard(at, || Ok(check_dictionaries(check, &selected)))? {
+            Some((k, e)) => {
+                let pos = Position::row(&name, starts[selected[k]].0);
+                (selected[..k].to_vec(), Some(from_parquet(e, "corrupt Parquet dictionary page", pos)))
+            }
+            None => (selected, None),
+        };
         let groups: VecDeque<Group> = selected.iter().map(|&g| Group { next_row: starts[g].0, remaining: starts[g].1 }).collect();
-        let total_rows = groups.iter().map(|g| g.remaining).sum();
         let builder = builder.with_projection(mask).with_row_groups(selected);
         Ok(ParquetSource {
             next_row: groups.front().map_or(0, |g| g.next_row),
@@ -132,6 +143,7 @@ impl ParquetSource {
             total_rows,
             total_bytes: Some(len),
             bytes,
+            deferred,
         })
     }
 
@@ -180,7 +192,7 @@ impl Source for ParquetSource {
             }
             let pos = self.at_row();
             match std::mem::replace(&mut self.state, State::Done) {
-                State::Done => return Ok(None),
+                State::Done => return self.deferred.take().map_or(Ok(None), Err),
                 State::Pending(builder) => {
                     let size = self.batch_size.unwrap_or(max);
                     let reader = guard(
@@ -205,4 +217,55 @@ impl Source for ParquetSource {
     fn progress(&self) -> Progress {
         Progress { rows: self.rows, bytes: self.bytes.load(Ordering::Relaxed), total_rows: Some(self.total_rows), total_bytes: self.total_bytes }
     }
+}
+
+/// Checks the dictionary page of every column chunk of the `row_groups` before the Arrow
+/// reader decodes it. The parquet crate sizes a dictionary from its page header's value
+/// count (one allocation of count x value size) before it reads the values, so a corrupt
+/// count asks for gigabytes and aborts the process; here a count that the page's bytes
+/// cannot hold is an error instead. Only dictionary pages are read (headers of the rest).
+/// Returns the first bad group (its index in `row_groups`) and why.
+fn check_dictionaries(file: std::fs::File, row_groups: &[usize]) -> Option<(usize, ParquetError)> {
+    let reader = match parquet::file::reader::SerializedFileReader::new(file) {
+        Ok(r) => r,
+        Err(e) => return Some((0, e)),
+    };
+    row_groups.iter().enumerate().find_map(|(k, &g)| check_group(&reader, g).err().map(|e| (k, e)))
+}
+
+fn check_group(reader: &parquet::file::reader::SerializedFileReader<std::fs::File>, g: usize) -> Result<(), ParquetError> {
+    use parquet::basic::Type;
+    use parquet::column::page::Page;
+    use parquet::file::reader::FileReader;
+    {
+        let rg = reader.get_row_group(g)?;
+        for c in 0..rg.num_columns() {
+            if rg.metadata().column(c).dictionary_page_offset().is_none() {
+                continue;
+            }
+            let descr = rg.metadata().column(c).column_descr_ptr();
+            let mut pages = rg.get_column_page_reader(c)?;
+            if !pages.peek_next_page()?.is_some_and(|p| p.is_dict) {
+                continue;
+            }
+            if let Some(Page::DictionaryPage { buf, num_values, .. }) = pages.get_next_page()? {
+                // The fewest bytes a value takes in a PLAIN dictionary.
+                let bits: u64 = match descr.physical_type() {
+                    Type::BOOLEAN => 1,
+                    Type::INT32 | Type::FLOAT | Type::BYTE_ARRAY => 32,
+                    Type::INT64 | Type::DOUBLE => 64,
+                    Type::INT96 => 96,
+                    Type::FIXED_LEN_BYTE_ARRAY => 8 * descr.type_length().max(1) as u64,
+                };
+                if num_values as u64 * bits > buf.len() as u64 * 8 {
+                    return Err(ParquetError::General(format!(
+                        "row group {g}, column {}: a dictionary of {num_values} values in {} bytes",
+                        descr.path(),
+                        buf.len()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
