@@ -1,11 +1,11 @@
 //! In-process chat generation with a GGUF model (hektor's own engine, `crate::llm`).
 
-use crate::gguf_tokenizer::{md_string, GgufTokenizer};
+use crate::gguf_tokenizer::{md_string, md_usize, GgufTokenizer};
 use crate::llm::{Arch, KvCache, Model};
 use crate::stream::StopFilter;
 use crate::template::ChatTemplate;
 use crate::{candle_err, infer_err};
-use candle_core::quantized::gguf_file::{Content, Value};
+use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::utils::apply_repeat_penalty;
@@ -13,7 +13,6 @@ use hektor_core::rag::models::{GenerateOptions, Generation, Generator};
 use hektor_core::rag::prompt::Message;
 use hektor_core::{Error, ErrorCode, Result};
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -92,11 +91,6 @@ const PROMPT_CHUNK: usize = 512;
 const REPEAT_WINDOW: usize = 64;
 /// KV caches kept for prefix reuse.
 const KEPT_CACHES: usize = 2;
-
-fn md_usize(m: &HashMap<String, Value>, key: &str) -> Option<usize> {
-    let v = m.get(key)?;
-    v.to_u32().map(|x| x as usize).or_else(|_| v.to_u64().map(|x| x as usize)).or_else(|_| v.to_i32().map(|x| x.max(0) as usize)).ok()
-}
 
 impl GgufChat {
     /// Loads the GGUF file at `path`.
@@ -232,10 +226,7 @@ impl GgufChat {
             return Err(Error::invalid(format!("{} prompt tokens and {n} more do not fit the context of {}", ids.len(), self.context_length)));
         }
         let mut cache = self.model.new_cache(self.context_length);
-        let mut logits = Vec::new();
-        for chunk in ids.chunks(PROMPT_CHUNK) {
-            logits = self.model.forward(&mut cache, chunk).map_err(Error::internal)?;
-        }
+        let mut logits = self.prefill(&mut cache, ids)?;
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
             let next = argmax(&logits);
@@ -290,6 +281,16 @@ impl GgufChat {
         result
     }
 
+    /// Runs `ids` (at least one) after the cache's tokens, `PROMPT_CHUNK` at a time; the
+    /// logits after the last.
+    fn prefill(&self, cache: &mut KvCache, ids: &[u32]) -> Result<Vec<f32>> {
+        let mut logits = Vec::new();
+        for chunk in ids.chunks(PROMPT_CHUNK) {
+            logits = self.model.forward(cache, chunk).map_err(Error::internal)?;
+        }
+        Ok(logits)
+    }
+
     /// The kept cache sharing the longest prefix with `ids` (cut to that prefix), or a new one.
     fn take_cache(&self, ids: &[u32]) -> KvCache {
         let mut caches = self.caches.lock();
@@ -324,10 +325,7 @@ impl GgufChat {
     ) -> Result<(Generation, GenerationStats)> {
         let started = Instant::now();
         let reused = cache.tokens().len();
-        let mut logits = Vec::new();
-        for chunk in prompt[reused..].chunks(PROMPT_CHUNK) {
-            logits = self.model.forward(cache, chunk).map_err(Error::internal)?;
-        }
+        let mut logits = self.prefill(cache, &prompt[reused..])?;
         let mut stats = GenerationStats { prompt_tokens: prompt.len(), reused_prompt_tokens: reused, ..Default::default() };
         let mut prompt_done: Option<Instant> = None;
         let mut decoder = StreamDecoder::default();

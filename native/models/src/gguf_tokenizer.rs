@@ -78,6 +78,12 @@ fn md_bool(m: &HashMap<String, Value>, key: &str) -> Option<bool> {
     md(m, key).and_then(|v| v.to_bool().ok())
 }
 
+/// An unsigned integer of the metadata as usize (u32, u64, or a non-negative-clamped i32).
+pub(crate) fn md_usize(m: &HashMap<String, Value>, key: &str) -> Option<usize> {
+    let v = m.get(key)?;
+    v.to_u32().map(|x| x as usize).or_else(|_| v.to_u64().map(|x| x as usize)).or_else(|_| v.to_i32().map(|x| x.max(0) as usize)).ok()
+}
+
 pub(crate) fn md_string(m: &HashMap<String, Value>, key: &str) -> Option<String> {
     md(m, key).and_then(|v| v.to_string().ok()).cloned()
 }

@@ -8,6 +8,7 @@
 //! cache prefix: a kept KV cache never changes an answer. Work is split over a [`Pool`].
 
 use super::pool::Pool;
+use crate::gguf_tokenizer::md_usize;
 use super::quant::{round_f16_slice, QKind, QMatrix, QVec, QK};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::GgmlDType;
@@ -154,10 +155,6 @@ fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-fn md_u(m: &HashMap<String, Value>, key: &str) -> Option<usize> {
-    let v = m.get(key)?;
-    v.to_u32().map(|x| x as usize).or_else(|_| v.to_u64().map(|x| x as usize)).or_else(|_| v.to_i32().map(|x| x.max(0) as usize)).ok()
-}
 
 fn md_f(m: &HashMap<String, Value>, key: &str) -> Option<f32> {
     let v = m.get(key)?;
@@ -231,20 +228,20 @@ impl Model {
             Arch::Llama => "llama",
             Arch::Qwen2 => "qwen2",
         };
-        let need = |k: &str| md_u(md, &format!("{a}.{k}")).ok_or_else(|| format!("metadata {a}.{k} is missing"));
+        let need = |k: &str| md_usize(md, &format!("{a}.{k}")).ok_or_else(|| format!("metadata {a}.{k} is missing"));
         let n_layer = need("block_count")?;
         let n_embd = need("embedding_length")?;
         let n_head = need("attention.head_count")?;
-        let n_head_kv = md_u(md, &format!("{a}.attention.head_count_kv")).unwrap_or(n_head);
+        let n_head_kv = md_usize(md, &format!("{a}.attention.head_count_kv")).unwrap_or(n_head);
         let n_ff = need("feed_forward_length")?;
         if n_head == 0 || n_head_kv == 0 || n_embd % n_head != 0 || n_head % n_head_kv != 0 {
             return Err(format!("unsupported head layout: {n_head} heads, {n_head_kv} key/value heads, width {n_embd}"));
         }
-        let head_dim = md_u(md, &format!("{a}.attention.key_length")).unwrap_or(n_embd / n_head);
-        if md_u(md, &format!("{a}.expert_count")).unwrap_or(0) > 1 {
+        let head_dim = md_usize(md, &format!("{a}.attention.key_length")).unwrap_or(n_embd / n_head);
+        if md_usize(md, &format!("{a}.expert_count")).unwrap_or(0) > 1 {
             return Err("mixture-of-experts models are not supported".into());
         }
-        let rope_dim = md_u(md, &format!("{a}.rope.dimension_count")).unwrap_or(head_dim).min(head_dim);
+        let rope_dim = md_usize(md, &format!("{a}.rope.dimension_count")).unwrap_or(head_dim).min(head_dim);
         let rope_base = md_f(md, &format!("{a}.rope.freq_base")).unwrap_or(10_000.0);
         let eps = md_f(md, &format!("{a}.attention.layer_norm_rms_epsilon")).unwrap_or(1e-5);
         let mut ld = Loader { content, reader, requantize_q4, converted: 0 };

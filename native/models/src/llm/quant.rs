@@ -60,8 +60,13 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// The best instruction set this CPU has.
+    /// The best instruction set this CPU has (probed once per process).
     pub fn detect() -> Isa {
+        static BEST: OnceLock<Isa> = OnceLock::new();
+        *BEST.get_or_init(Isa::probe)
+    }
+
+    fn probe() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
