@@ -228,15 +228,10 @@ unsafe fn quantize_row_avx512(x: &[f32], inv: &[f32], q: &mut [u8], scale: &mut 
         i += 16;
     }
     let (lo, hi) = (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
-    let range = hi - lo;
-    if !(range > f32::MIN_POSITIVE && range.is_finite()) {
-        *scale = 1.0;
-        *zero = 0;
+    let Some((s, zp)) = affine(lo, hi, scale, zero) else {
         q.fill(0);
         return;
-    }
-    let s = range / 255.0;
-    let zp = ((-lo / s) + 0.5).floor().clamp(0.0, 255.0);
+    };
     let inv_s = _mm512_set1_ps(1.0 / s);
     let (zpv, top, half) = (_mm512_set1_ps(zp), _mm512_set1_ps(255.0), _mm512_set1_ps(0.5));
     let mut i = 0;
@@ -247,8 +242,6 @@ unsafe fn quantize_row_avx512(x: &[f32], inv: &[f32], q: &mut [u8], scale: &mut 
         _mm512_mask_cvtepi32_storeu_epi8(q.as_mut_ptr().add(i) as *mut _, m, _mm512_cvttps_epi32(v));
         i += 16;
     }
-    *scale = s;
-    *zero = zp as i32;
 }
 
 /// Written so that it vectorises (16 lanes of min / max; rounding as `+ 0.5` then truncation
@@ -272,22 +265,33 @@ fn quantize_row_generic(x: &[f32], inv: &[f32], q: &mut [u8], scale: &mut f32, z
         lo = if v < lo { v } else { lo };
         hi = if v > hi { v } else { hi };
     }
-    let range = hi - lo;
-    if !(range > f32::MIN_POSITIVE && range.is_finite()) {
-        *scale = 1.0;
-        *zero = 0;
+    let Some((s, zp)) = affine(lo, hi, scale, zero) else {
         q.fill(0);
         return;
-    }
-    let s = range / 255.0;
-    let zp = ((-lo / s) + 0.5).floor().clamp(0.0, 255.0);
+    };
     let inv_s = 1.0 / s;
     for (i, o) in q[..x.len()].iter_mut().enumerate() {
         *o = ((at(i) * inv_s + zp).clamp(0.0, 255.0) + 0.5) as u8;
     }
     // padding columns (k..kp) stay 0: their weights are 0 too
+}
+
+/// The u8 affine parameters of values in `[lo, hi]`: writes `scale` and `zero` and returns
+/// them as f32, or None (scale 1, zero 0) when the range is empty or not finite (the row
+/// then quantizes to all zeros). Shared by the AVX-512 and generic row quantizers.
+#[inline(always)]
+fn affine(lo: f32, hi: f32, scale: &mut f32, zero: &mut i32) -> Option<(f32, f32)> {
+    let range = hi - lo;
+    if !(range > f32::MIN_POSITIVE && range.is_finite()) {
+        *scale = 1.0;
+        *zero = 0;
+        return None;
+    }
+    let s = range / 255.0;
+    let zp = ((-lo / s) + 0.5).floor().clamp(0.0, 255.0);
     *scale = s;
     *zero = zp as i32;
+    Some((s, zp))
 }
 
 #[cfg(target_arch = "x86_64")]
